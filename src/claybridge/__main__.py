@@ -1,0 +1,3 @@
+from claybridge.cli import main
+
+main()

@@ -1,0 +1,82 @@
+"""The ``upsert_customer`` action: validate a Clay account row into a :class:`CustomerInput`.
+
+Pure: no I/O. The database half (owner resolution, the upsert) lives in
+:mod:`claybridge.records.customers`.
+
+Fields: ``name`` and ``websiteUrl`` are required; ``owner`` (display name),
+``ownerEmail`` (wins over ``owner`` when both are sent), ``stage``, ``arr`` and
+``renewalDate`` are optional, and an optional field that is missing or blank leaves
+the stored value as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from claybridge.errors import InvalidField, MissingField
+from claybridge.ingest import coerce
+
+T = TypeVar("T")
+
+MAX_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class CustomerInput:
+    """A validated customer row. ``None`` in an optional field means "leave unchanged"."""
+
+    name: str
+    website_url: str
+    domain: str
+    owner_name: str | None = None
+    owner_email: str | None = None
+    stage: str | None = None
+    arr: Decimal | None = None
+    renewal_date: date | None = None
+
+
+def _field(body: Mapping[str, Any], name: str, convert: Callable[[Any], T | None]) -> T | None:
+    try:
+        return convert(body.get(name))
+    except ValueError as exc:
+        raise InvalidField(f"{name}: {exc}", field=name) from None
+
+
+def _bounded_text(name: str) -> Callable[[Any], str | None]:
+    def convert(value: Any) -> str | None:
+        result = coerce.text(value)
+        if result is not None and len(result) > MAX_TEXT:
+            raise ValueError(f"longer than {MAX_TEXT} characters")
+        return result
+
+    return convert
+
+
+def parse_customer(body: Mapping[str, Any], *, date_order: str = "MDY") -> CustomerInput:
+    """Validate ``body`` or raise :class:`MissingField` / :class:`InvalidField`.
+
+    Required fields are checked first so that a row missing ``name`` is reported as
+    such even when other fields are also bad.
+    """
+    name = _field(body, "name", _bounded_text("name"))
+    if name is None:
+        raise MissingField("name is required", field="name")
+    website = _field(body, "websiteUrl", _bounded_text("websiteUrl"))
+    if website is None:
+        raise MissingField("websiteUrl is required", field="websiteUrl")
+    domain = _field(body, "websiteUrl", coerce.domain)
+    assert domain is not None  # website is not blank, so domain() returned or raised
+    return CustomerInput(
+        name=name,
+        website_url=website,
+        domain=domain,
+        owner_name=_field(body, "owner", _bounded_text("owner")),
+        owner_email=_field(body, "ownerEmail", coerce.email),
+        stage=_field(body, "stage", _bounded_text("stage")),
+        arr=_field(body, "arr", coerce.money),
+        renewal_date=_field(body, "renewalDate", lambda v: coerce.calendar_date(v, date_order)),
+    )

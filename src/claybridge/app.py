@@ -1,0 +1,81 @@
+"""``create_app(settings)``: the ASGI application. No I/O happens at import or build time;
+the committer thread starts in the lifespan, and migrations are the CLI's job.
+
+Routing: ``/hooks/…`` goes straight to the bare ingest endpoint (the hot path); every
+other path goes to the FastAPI admin app, which also owns the lifespan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import Receive, Scope, Send
+
+from claybridge import __version__
+from claybridge.clock import Clock, SystemClock
+from claybridge.config import Settings
+from claybridge.ingest.hooks import PREFIX, HooksEndpoint
+from claybridge.state import AppState
+from claybridge.web.admin import router as admin_router
+from claybridge.web.errors import install_error_handlers
+from claybridge.web.health import router as health_router
+from claybridge.web.openapi import hooks_path_item
+
+
+class ClaybridgeApp:
+    """The top-level ASGI app: a two-way split between the hot path and the admin app."""
+
+    def __init__(self, state: AppState, admin: FastAPI) -> None:
+        self.state = state
+        self.admin = admin
+        self.hooks = HooksEndpoint(state.settings, state.committer, state.clock)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            await self.hooks(scope, receive, send)
+        else:
+            await self.admin(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> ClaybridgeApp:
+    """Build the app for ``settings`` (from the environment when omitted)."""
+    state = AppState(settings or Settings(), clock or SystemClock())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.committer.start()
+        try:
+            yield
+        finally:
+            state.committer.stop()
+            state.db.dispose()
+
+    admin = FastAPI(
+        title="Claybridge",
+        version=__version__,
+        description="Admin API of Claybridge. Clay posts rows to `POST /hooks/{source_key}`.",
+        lifespan=lifespan,
+    )
+    admin.state.claybridge = state
+    install_error_handlers(admin)
+    admin.include_router(health_router)
+    admin.include_router(admin_router)
+
+    def openapi() -> dict[str, Any]:
+        if admin.openapi_schema is None:
+            schema = get_openapi(
+                title=admin.title,
+                version=admin.version,
+                description=admin.description,
+                routes=admin.routes,
+            )
+            schema.setdefault("paths", {})[f"{PREFIX}{{source_key}}"] = hooks_path_item()
+            admin.openapi_schema = schema
+        return admin.openapi_schema
+
+    admin.openapi = openapi  # type: ignore[method-assign]
+    return ClaybridgeApp(state, admin)

@@ -1,0 +1,76 @@
+"""The ``claybridge`` command line."""
+
+from __future__ import annotations
+
+import socket
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from claybridge.cli import events, keys, owners, sources
+from claybridge.cli.common import console, open_db, settings
+from claybridge.logging import configure
+
+app = typer.Typer(
+    help="Claybridge: a self-hosted bridge between Clay tables and your own systems.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(sources.app, name="sources")
+app.add_typer(owners.app, name="owners")
+app.add_typer(events.app, name="events")
+app.add_typer(events.customers_app, name="customers")
+app.add_typer(keys.app, name="api-keys")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the newest version."""
+    cfg = settings()
+    db = open_db(cfg)
+    db.dispose()
+    console.print(
+        f"Database is current: {cfg.resolved_database_url.split('@')[-1]}", highlight=False
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [CLAYBRIDGE_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port, 0 for any [CLAYBRIDGE_PORT].")] = None,
+) -> None:
+    """Migrate the database, then run the API (the ingest path and the admin API)."""
+    from claybridge.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    cfg = settings().model_copy(update=overrides)
+    configure(cfg.log_level, cfg.log_format)
+    open_db(cfg).dispose()
+    family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((cfg.host, cfg.port))
+    bound_port = sock.getsockname()[1]
+    cfg = cfg.model_copy(update={"port": bound_port})
+    console.print(f"Claybridge listening on {cfg.base_url}", highlight=False)
+    console.print(f"  database: {cfg.resolved_database_url.split('@')[-1]}", highlight=False)
+    console.print(
+        '  next: claybridge sources create --name "Clay accounts" --template clay-customers',
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    config = uvicorn.Config(
+        create_app(cfg),
+        log_level=cfg.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

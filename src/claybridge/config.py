@@ -1,0 +1,85 @@
+"""Settings: every default Claybridge has lives here, read from ``CLAYBRIDGE_*`` variables.
+
+Nothing in this module touches the disk or the network; deriving paths and URLs is
+pure so that ``Settings()`` is cheap and safe to build anywhere (tests build many).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DateOrder = Literal["MDY", "DMY"]
+
+
+class Settings(BaseSettings):
+    """Process settings. Each field maps to ``CLAYBRIDGE_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CLAYBRIDGE_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("claybridge-data"),
+        description="Directory for the embedded SQLite database and local files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; unset means SQLite at <data_dir>/claybridge.db. "
+        "postgresql:// URLs use the psycopg 3 driver.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `serve` binds to.")
+    port: int = Field(default=8787, ge=0, le=65535, description="Port `serve` binds to.")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL Clay reaches Claybridge at (source URLs are built on it); "
+        "defaults to http://<host>:<port>.",
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1, description="Largest request body a source accepts (413 above)."
+    )
+    date_order: DateOrder = Field(
+        default="MDY",
+        description="How slash dates such as 03/01/2026 are read: MDY (US, Clay's default) or DMY.",
+    )
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        default="FULL",
+        description="SQLite synchronous pragma. FULL makes every acknowledged event durable "
+        "against power loss; group commit keeps the cost of that low.",
+    )
+    commit_batch_max: int = Field(
+        default=256, ge=1, description="Most ingest requests grouped into one transaction."
+    )
+    log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="Structured JSON logs, or human-friendly console lines."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL to connect to, with the driver made explicit."""
+        url = self.database_url
+        if not url:
+            return f"sqlite:///{(self.data_dir / 'claybridge.db').resolve()}"
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the configured database is SQLite."""
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        """Public base URL without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def source_url(self, key: str) -> str:
+        """The URL Clay posts to for the source with ``key``."""
+        return f"{self.base_url}/hooks/{key}"

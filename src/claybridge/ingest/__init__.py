@@ -1,0 +1,1 @@
+"""Inbound path: parsing, coercion, authentication and the ingest pipeline."""

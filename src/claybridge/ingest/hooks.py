@@ -1,0 +1,120 @@
+"""``POST /hooks/{source_key}``: the hot path, as a bare ASGI endpoint.
+
+Why not a FastAPI route: this path runs for every Clay row, and request-object
+construction, dependency resolution and response-model validation cost more than the
+few things it needs (path, one header, the body). The benchmark in ``bench/`` measures
+it against a bare ASGI app. The rest of the API stays on FastAPI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+import structlog
+from starlette.types import Receive, Scope, Send
+
+from claybridge.clock import Clock
+from claybridge.config import Settings
+from claybridge.errors import error_body
+from claybridge.ingest.committer import Committer
+from claybridge.ingest.pipeline import IngestRequest, IngestResponse, handle
+
+PREFIX = "/hooks/"
+log = structlog.get_logger(__name__)
+
+
+async def send_json(
+    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Send a complete JSON response."""
+    payload = orjson.dumps(body)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class HooksEndpoint:
+    """The ASGI callable for every path under ``/hooks/``."""
+
+    def __init__(self, settings: Settings, committer: Committer, clock: Clock) -> None:
+        self._settings = settings
+        self._committer = committer
+        self._clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received_at = self._clock.now()
+        if scope["method"] != "POST":
+            await send_json(
+                send,
+                405,
+                error_body("method_not_allowed", "sources accept POST only"),
+                [(b"allow", b"POST")],
+            )
+            return
+        key = scope["path"][len(PREFIX) :].rstrip("/")
+        limit = self._settings.max_body_bytes
+        authorization: str | None = None
+        declared = 0
+        headers: list[tuple[str, str]] = []
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            headers.append((name, value))
+            if raw_name == b"authorization":
+                authorization = value
+            elif raw_name == b"content-length" and value.isdigit():
+                declared = int(value)
+        body = None if declared > limit else await _read_body(receive, limit)
+        request = IngestRequest(
+            source_key=key,
+            headers=headers,
+            body=body,
+            received_at=received_at,
+            max_body_bytes=limit,
+            date_order=self._settings.date_order,
+            authorization=authorization,
+        )
+        try:
+            response = await self._committer.submit(lambda conn: handle(conn, request))
+        except sa.exc.DBAPIError as exc:
+            log.error("storage error on ingest", source_key=key, error=repr(exc))
+            response = IngestResponse(
+                503, error_body("storage_unavailable", "the database is unavailable; retry")
+            )
+        except Exception:
+            log.exception("unexpected error on ingest", source_key=key)
+            response = IngestResponse(500, error_body("internal_error", "internal error"))
+        extra = [(b"connection", b"close")] if body is None else None
+        if response.status_code >= 400:
+            error = response.body.get("error", {})
+            log.info(
+                "event rejected",
+                source_key=key,
+                status=response.status_code,
+                code=error.get("code"),
+                field=error.get("field"),
+            )
+        await send_json(send, response.status_code, response.body, extra)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or ``None`` as soon as it grows past ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)

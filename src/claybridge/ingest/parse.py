@@ -1,0 +1,75 @@
+"""Reading a request body into a JSON object. Pure: bytes in, dict out or an error.
+
+Rules (documented for users in README):
+
+* The body must be UTF-8 JSON whose top level is an object.
+* A raw control character (a line break from a multi-line Clay cell) inside a string
+  is accepted: the fast strict parser is tried first, then a lenient one that allows
+  control characters in strings and nothing else.
+* Duplicate keys: the last one wins (as in JavaScript and Python).
+* Nesting deeper than ``MAX_DEPTH`` is refused so one row cannot exhaust the stack.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from claybridge.errors import InvalidBody
+
+MAX_DEPTH = 64
+
+
+def _depth_ok(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return True
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """Parse ``raw`` into a JSON object or raise :class:`InvalidBody` saying why."""
+    if not raw.strip():
+        raise InvalidBody("the request body is empty; send a JSON object")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidBody("the request body is not valid UTF-8") from None
+        try:
+            value = json.loads(decoded, strict=False)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            detail = getattr(exc, "msg", "too deeply nested")
+            raise InvalidBody(f"the request body is not valid JSON: {detail}") from None
+    if not isinstance(value, dict):
+        raise InvalidBody(
+            f"the request body must be a JSON object, not {_json_type(value)}",
+            code="invalid_body",
+        )
+    if not _depth_ok(value):
+        raise InvalidBody(
+            f"the request body nests deeper than {MAX_DEPTH} levels", code="invalid_body"
+        )
+    return value

@@ -1,0 +1,127 @@
+"""Customers, keyed by normalised website domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from claybridge.actions.upsert_customer import CustomerInput
+from claybridge.errors import NotFound
+from claybridge.ids import new_id
+from claybridge.records.paging import Page, fetch_page
+from claybridge.storage.prepared import Prepared
+from claybridge.storage.tables import customers, owners
+
+
+def public(row: dict[str, Any], owner: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A customer as the API, the CLI and the ingest answer show it."""
+    arr = row["arr"]
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "domain": row["domain"],
+        "website_url": row["website_url"],
+        "owner": (
+            {"id": owner["id"], "name": owner["name"], "email": owner["email"]} if owner else None
+        ),
+        "stage": row["stage"],
+        "arr": float(arr) if arr is not None else None,
+        "renewal_date": row["renewal_date"].isoformat() if row["renewal_date"] else None,
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+_OPTIONAL = ("owner_id", "stage", "arr", "renewal_date")
+_COLUMNS = [c.key for c in customers.c]
+
+
+def _upsert(insert: Any) -> sa.ClauseElement:
+    """``INSERT … ON CONFLICT (domain) DO UPDATE … RETURNING *``.
+
+    One atomic statement on both databases (SQLite ≥ 3.35, PostgreSQL): no read-then-write
+    race between processes, and half the round trips of SELECT + UPDATE. An optional
+    column keeps its stored value when the row sent none: ``COALESCE(excluded.col, col)``.
+    """
+    base = insert(customers)
+    always = {c: base.excluded[c] for c in ("name", "website_url", "source_id", "updated_at")}
+    kept = {c: sa.func.coalesce(base.excluded[c], customers.c[c]) for c in _OPTIONAL}
+    stmt: sa.ClauseElement = base.on_conflict_do_update(
+        index_elements=[customers.c.domain], set_={**always, **kept}
+    ).returning(*customers.c)
+    return stmt
+
+
+# The ON CONFLICT syntax is built by each dialect's own insert(); both prepared once.
+_UPSERT = {
+    "sqlite": Prepared(_upsert(sqlite_insert), _COLUMNS, returning=list(customers.c)),
+    "postgresql": Prepared(_upsert(pg_insert), _COLUMNS, returning=list(customers.c)),
+}
+
+
+def upsert(
+    conn: sa.Connection,
+    data: CustomerInput,
+    *,
+    owner_id: str | None,
+    source_id: str,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """Create or update the customer for ``data.domain``; returns the stored row and
+    whether it was created. ``None`` values leave stored values unchanged.
+
+    ``created`` is exact: the returned id is the one generated here only on insert.
+    """
+    new = new_id("cus")
+    params = {
+        "id": new,
+        "domain": data.domain,
+        "name": data.name,
+        "website_url": data.website_url,
+        "owner_id": owner_id,
+        "stage": data.stage,
+        "arr": data.arr,
+        "renewal_date": data.renewal_date,
+        "source_id": source_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    row = _UPSERT[conn.dialect.name].execute(conn, params)
+    assert row is not None  # RETURNING always yields the upserted row
+    return row, row["id"] == new
+
+
+def get(conn: sa.Connection, ref: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A customer by id or domain, with its owner; :class:`NotFound` otherwise."""
+    row = conn.execute(
+        sa.select(customers).where(sa.or_(customers.c.id == ref, customers.c.domain == ref.lower()))
+    ).first()
+    if row is None:
+        raise NotFound(f"no customer {ref!r}")
+    owner = None
+    if row.owner_id:
+        found = conn.execute(sa.select(owners).where(owners.c.id == row.owner_id)).first()
+        owner = dict(found._mapping) if found else None
+    return dict(row._mapping), owner
+
+
+def search(
+    conn: sa.Connection, *, q: str | None, cursor: str | None, limit: int
+) -> tuple[Page, dict[str, dict[str, Any]]]:
+    """Customers newest first, optionally those whose name or domain contains ``q``."""
+    query = sa.select(customers)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            sa.or_(sa.func.lower(customers.c.name).like(pattern), customers.c.domain.like(pattern))
+        )
+    page = fetch_page(conn, query, customers.c.id, cursor=cursor, limit=limit)
+    owner_ids = {r["owner_id"] for r in page.items if r["owner_id"]}
+    found = (
+        conn.execute(sa.select(owners).where(owners.c.id.in_(owner_ids))).all() if owner_ids else []
+    )
+    return page, {o.id: dict(o._mapping) for o in found}

@@ -1,0 +1,132 @@
+"""Sources: inbound endpoints Clay posts to, and their bearer tokens.
+
+A token is shown once when made; only its SHA-256 is stored. Rotating replaces the hash
+(the old token fails at once); disconnecting removes it (every request answers 401
+saying so) until the token is rotated again, which reconnects the source.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from claybridge.errors import Conflict, InvalidField, MissingField, NotFound
+from claybridge.ids import new_id
+from claybridge.security import hash_secret, new_source_key, new_source_token
+from claybridge.storage.tables import sources
+from claybridge.templates import TEMPLATES
+
+ACTIVE = "active"
+DISCONNECTED = "disconnected"
+
+
+def public(row: dict[str, Any], url: str) -> dict[str, Any]:
+    """A source as the API and CLI show it (never the token or its hash)."""
+    return {
+        "id": row["id"],
+        "key": row["key"],
+        "name": row["name"],
+        "template": row["template"],
+        "status": row["status"],
+        "url": url,
+        "token_hint": f"…{row['token_hint']}" if row["token_hint"] else None,
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+        "token_rotated_at": _iso(row["token_rotated_at"]),
+        "disconnected_at": _iso(row["disconnected_at"]),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def create(
+    conn: sa.Connection, name: str, template: str, now: datetime
+) -> tuple[dict[str, Any], str]:
+    """Create a source; returns it and its plaintext token (the only time it exists)."""
+    clean = " ".join((name or "").split())
+    if not clean:
+        raise MissingField("name is required", field="name")
+    if len(clean) > 200:
+        raise InvalidField("name is longer than 200 characters", field="name")
+    if template not in TEMPLATES:
+        known = ", ".join(sorted(TEMPLATES))
+        raise InvalidField(f"unknown template {template!r}; known: {known}", field="template")
+    if conn.execute(sa.select(sources.c.id).where(sources.c.name == clean)).first():
+        raise Conflict(f"a source named {clean!r} already exists", field="name")
+    token = new_source_token()
+    row = {
+        "id": new_id("src"),
+        "key": new_source_key(),
+        "name": clean,
+        "template": template,
+        "token_hash": hash_secret(token),
+        "token_hint": token[-4:],
+        "status": ACTIVE,
+        "created_at": now,
+        "updated_at": now,
+        "token_rotated_at": None,
+        "disconnected_at": None,
+    }
+    conn.execute(sources.insert().values(**row))
+    return row, token
+
+
+def find(conn: sa.Connection, ref: str) -> dict[str, Any]:
+    """A source by id, key or name; :class:`NotFound` otherwise."""
+    row = conn.execute(
+        sa.select(sources).where(
+            sa.or_(sources.c.id == ref, sources.c.key == ref, sources.c.name == ref)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no source {ref!r} (give its id, key or name)")
+    return dict(row._mapping)
+
+
+# Built once: the hot path binds parameters instead of building statements per request.
+_BY_KEY = sa.select(sources).where(sources.c.key == sa.bindparam("key"))
+
+
+def by_key(conn: sa.Connection, key: str) -> dict[str, Any] | None:
+    """The source with ``key`` or ``None``: the ingest hot path's lookup."""
+    row = conn.execute(_BY_KEY, {"key": key}).first()
+    return dict(row._mapping) if row else None
+
+
+def list_all(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Every source, oldest first."""
+    return [dict(r._mapping) for r in conn.execute(sa.select(sources).order_by(sources.c.id))]
+
+
+def rotate_token(conn: sa.Connection, ref: str, now: datetime) -> tuple[dict[str, Any], str]:
+    """Give the source a new token (reconnecting it if disconnected); old one stops at once."""
+    row = find(conn, ref)
+    token = new_source_token()
+    values = {
+        "token_hash": hash_secret(token),
+        "token_hint": token[-4:],
+        "status": ACTIVE,
+        "token_rotated_at": now,
+        "disconnected_at": None,
+        "updated_at": now,
+    }
+    conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
+    return {**row, **values}, token
+
+
+def disconnect(conn: sa.Connection, ref: str, now: datetime) -> dict[str, Any]:
+    """Revoke the source's token; requests answer 401 ``source_disconnected``."""
+    row = find(conn, ref)
+    values = {
+        "token_hash": None,
+        "token_hint": None,
+        "status": DISCONNECTED,
+        "disconnected_at": now,
+        "updated_at": now,
+    }
+    conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
+    return {**row, **values}

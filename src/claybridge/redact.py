@@ -1,0 +1,76 @@
+"""Redaction of secrets from headers and bodies before they reach logs or the event log.
+
+Contract: a header is redacted when its lower-cased name is in ``SECRET_HEADERS`` or
+contains one of ``SECRET_MARKERS``; a body key likewise, at any depth. The value is
+replaced by ``REDACTED``; the key stays so the log still shows what was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+REDACTED = "[redacted]"
+
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "x-clay-webhook-auth",
+    }
+)
+SECRET_MARKERS = ("token", "secret", "password", "signature", "api-key", "apikey", "api_key")
+
+
+@lru_cache(maxsize=4096)
+def is_secret_name(name: str) -> bool:
+    """Whether a header or body key with this name carries a secret."""
+    lowered = name.lower()
+    return lowered in SECRET_HEADERS or any(marker in lowered for marker in SECRET_MARKERS)
+
+
+def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers as a dict with lower-case names and secret values replaced.
+
+    Repeated headers are joined with ``", "`` as HTTP allows.
+    """
+    out: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        shown = REDACTED if is_secret_name(key) else value
+        out[key] = f"{out[key]}, {shown}" if key in out else shown
+    return out
+
+
+def redact_body(value: Any, _depth: int = 0) -> Any:
+    """A copy of a parsed JSON value with secret-named keys' values replaced."""
+    if _depth > 64:
+        return value
+    if isinstance(value, Mapping):
+        return {
+            k: (REDACTED if is_secret_name(str(k)) else redact_body(v, _depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_body(v, _depth + 1) for v in value]
+    return value
+
+
+def has_secrets(value: Any) -> bool:
+    """Whether :func:`redact_body` would change anything in ``value``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for k, v in item.items():
+                if is_secret_name(str(k)):
+                    return True
+                if isinstance(v, dict | list):
+                    stack.append(v)
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, dict | list))
+    return False

@@ -1,0 +1,27 @@
+"""What one running app holds: settings, the database, the committer and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from claybridge.clock import Clock, SystemClock
+from claybridge.config import Settings
+from claybridge.ingest.committer import Committer
+from claybridge.storage.database import Database
+
+
+@dataclass
+class AppState:
+    """Shared per-app objects. Building one opens no connection (engines are lazy)."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    db: Database = field(init=False)
+    committer: Committer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = Database(
+            self.settings.resolved_database_url,
+            sqlite_synchronous=self.settings.sqlite_synchronous,
+        )
+        self.committer = Committer(self.db, max_batch=self.settings.commit_batch_max)

@@ -1,0 +1,1 @@
+"""Storage: engine setup, the table definitions and their Alembic migrations."""

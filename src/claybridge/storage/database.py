@@ -1,0 +1,75 @@
+"""The database handle: one engine per process, SQLite pragmas, write transactions.
+
+SQLite is put in WAL mode (readers never block the writer) with the configured
+``synchronous`` level, a busy timeout, and foreign keys on. Python's sqlite3 module
+opens transactions lazily, which lets a read transaction that later writes fail
+with ``SQLITE_BUSY``; so Claybridge issues ``BEGIN`` itself, and ``BEGIN IMMEDIATE``
+for write transactions, which take the write lock up front and wait for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class Database:
+    """An engine plus the two kinds of transaction Claybridge uses."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+        self.engine = sa.create_engine(url, **kwargs)
+        if self.is_sqlite:
+            self._configure_sqlite(sqlite_synchronous)
+        self._writer = (
+            self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            if self.is_sqlite
+            else self.engine
+        )
+
+    def _configure_sqlite(self, synchronous: str) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A connection for reading; its transaction is rolled back at the end."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction: committed on success, rolled back on an exception."""
+        with self._writer.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,71 @@
+"""Column types that behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+_CENT = Decimal("0.01")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite has no timezone type and hands back naive values; this makes both
+    databases return aware UTC datetimes, and refuses naive ones on the way in.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Claybridge stores UTC-aware times only")
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        result: datetime = value
+        if result.tzinfo is None:
+            return result.replace(tzinfo=UTC)
+        return result.astimezone(UTC)
+
+
+def json_type() -> sa.types.TypeEngine[Any]:
+    """JSON on SQLite, JSONB on PostgreSQL."""
+    return sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class Money(sa.TypeDecorator[Decimal]):
+    """An exact decimal amount: NUMERIC(18, 2) on PostgreSQL, text on SQLite.
+
+    SQLite has no exact decimal type and would store a float; text keeps every cent.
+    """
+
+    impl = sa.Numeric(18, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(32))
+        return dialect.type_descriptor(sa.Numeric(18, 2))
+
+    def process_bind_param(self, value: Decimal | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value).quantize(_CENT)
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(value).quantize(_CENT)

@@ -1,0 +1,52 @@
+"""Exception handlers that give every admin API error the standard JSON body."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from claybridge.errors import ClaybridgeError, error_body
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(ClaybridgeError)
+    async def _claybridge(_request: Request, exc: ClaybridgeError) -> ORJSONResponse:
+        return ORJSONResponse(exc.to_body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> ORJSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        field = ".".join(loc) or None
+        message = first.get("msg", "invalid request")
+        if field:
+            message = f"{field}: {message}"
+        code = "missing_field" if first.get("type") == "missing" else "invalid_field"
+        return ORJSONResponse(error_body(code, message, field), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return ORJSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return ORJSONResponse(error_body("internal_error", "internal error"), status_code=500)
