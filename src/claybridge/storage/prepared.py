@@ -29,7 +29,9 @@ class _Compiled:
     names: tuple[str, ...]  # bind names, in order for positional paramstyles
     positional: bool
     binds: tuple[tuple[str, Processor], ...]
-    results: tuple[tuple[str, Processor], ...]
+    # Result processors need the driver's column type codes (cursor.description), so
+    # they are built on the first execution that returns rows.
+    results: list[tuple[str, Processor]]
 
 
 class Prepared:
@@ -61,10 +63,7 @@ class Prepared:
                     (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
                     for name in (names if dialect.positional else binds)
                 ),
-                results=tuple(
-                    (c.key, c.type.dialect_impl(dialect).result_processor(dialect, None))
-                    for c in self._returning
-                ),
+                results=[],
             )
             self._by_dialect[dialect.name] = found
         return found
@@ -80,9 +79,16 @@ class Prepared:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(compiled.sql, self._bind(compiled, params))
-            if not compiled.results:
+            if not self._returning:
                 return None
             row = cursor.fetchone()
+            if not compiled.results and cursor.description:
+                dialect = conn.dialect
+                # Slice assignment: idempotent if two threads get here at once.
+                compiled.results[:] = [
+                    (col.key, col.type.dialect_impl(dialect).result_processor(dialect, desc[1]))
+                    for col, desc in zip(self._returning, cursor.description, strict=True)
+                ]
         finally:
             cursor.close()
         if row is None:

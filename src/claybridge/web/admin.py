@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from claybridge.errors import InvalidField, Unauthorized
@@ -40,9 +39,7 @@ def require_api_key(request: Request, state: State) -> dict[str, Any]:
     return key
 
 
-router = APIRouter(
-    prefix="/v1", dependencies=[Depends(require_api_key)], default_response_class=ORJSONResponse
-)
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
 
 
 class SourceCreate(BaseModel):

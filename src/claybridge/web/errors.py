@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from claybridge.errors import ClaybridgeError, error_body
@@ -25,11 +25,11 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
     @app.exception_handler(ClaybridgeError)
-    async def _claybridge(_request: Request, exc: ClaybridgeError) -> ORJSONResponse:
-        return ORJSONResponse(exc.to_body(), status_code=exc.status_code)
+    async def _claybridge(_request: Request, exc: ClaybridgeError) -> JSONResponse:
+        return JSONResponse(exc.to_body(), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         field = ".".join(loc) or None
@@ -37,16 +37,16 @@ def install_error_handlers(app: FastAPI) -> None:
         if field:
             message = f"{field}: {message}"
         code = "missing_field" if first.get("type") == "missing" else "invalid_field"
-        return ORJSONResponse(error_body(code, message, field), status_code=422)
+        return JSONResponse(error_body(code, message, field), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return ORJSONResponse(
+        return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
-        return ORJSONResponse(error_body("internal_error", "internal error"), status_code=500)
+        return JSONResponse(error_body("internal_error", "internal error"), status_code=500)

@@ -1,0 +1,202 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), a real server on a loopback port.
+
+PostgreSQL runs when ``CLAYBRIDGE_TEST_POSTGRES_URL`` is set (``.ci/run`` and
+``scripts/test`` set it): a fresh database is created for the session, migrated once,
+and its tables are emptied between tests. SQLite gets a fresh migrated file per test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from claybridge.app import create_app
+from claybridge.config import Settings
+from claybridge.records import api_keys, sources
+from claybridge.storage import migrate
+from claybridge.storage.database import Database
+from claybridge.storage.tables import metadata
+
+PG_URL = os.environ.get("CLAYBRIDGE_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip PostgreSQL cases, visibly, when no test server is configured."""
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason="set CLAYBRIDGE_TEST_POSTGRES_URL to run on PostgreSQL")
+    for item in items:
+        if "postgresql" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this session, dropped at the end."""
+    assert PG_URL is not None
+    admin_url = sa.make_url(PG_URL).set(drivername="postgresql+psycopg")
+    name = f"claybridge_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    migrate.upgrade(db)
+    db.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "claybridge.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """The URL of an empty, migrated database: SQLite and PostgreSQL in turn."""
+    if request.param == "sqlite":
+        target = tmp_path / "data" / "claybridge.db"
+        target.parent.mkdir()
+        shutil.copy(sqlite_template, target)
+        yield f"sqlite:///{target}"
+        return
+    url = request.getfixturevalue("pg_database_url")
+    yield url
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        names = ", ".join(t.name for t in metadata.sorted_tables)
+        conn.exec_driver_sql(f"TRUNCATE {names} CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for a test: its own data dir and database, port 0."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        host="127.0.0.1",
+        port=0,
+        public_url="http://clay.example.test",
+        log_format="console",
+    )
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """A handle on the test database."""
+    handle = Database(settings.resolved_database_url)
+    yield handle
+    handle.dispose()
+
+
+class LiveServer:
+    """A real uvicorn server running ``create_app(settings)`` on a loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[LiveServer]:
+    """A running server for the test's settings."""
+    live = LiveServer(settings)
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    """An HTTP client pointed at the running server."""
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http
+
+
+@dataclass
+class SourceInfo:
+    """A source made for a test, with its plaintext token."""
+
+    row: dict[str, Any]
+    token: str
+
+    @property
+    def key(self) -> str:
+        return str(self.row["key"])
+
+    @property
+    def path(self) -> str:
+        return f"/hooks/{self.key}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def now() -> datetime:
+    """The current UTC time."""
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def source(db: Database) -> SourceInfo:
+    """A ``clay-customers`` source."""
+    with db.write() as conn:
+        row, token = sources.create(conn, "Clay accounts", "clay-customers", now())
+    return SourceInfo(row, token)
+
+
+@pytest.fixture
+def admin(db: Database, client: httpx.Client) -> httpx.Client:
+    """The client, authenticated with a fresh admin API key."""
+    with db.write() as conn:
+        _row, key = api_keys.create(conn, "tests", now())
+    client.headers["Authorization"] = f"Bearer {key}"
+    return client

@@ -1,0 +1,116 @@
+"""Group commit on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from claybridge.ingest.committer import Committer, batch_scope
+from claybridge.storage.database import Database
+from claybridge.storage.tables import owners
+from tests.conftest import now
+
+
+def _insert_owner(email: str) -> object:
+    def job(conn: sa.Connection) -> str:
+        conn.execute(
+            owners.insert().values(
+                id=f"own_{email}", name=email, name_key=email, email=email, created_at=now()
+            )
+        )
+        return email
+
+    return job
+
+
+async def _run_batch(committer: Committer, jobs: list[object]) -> list[object]:
+    return await asyncio.gather(
+        *(committer.submit(j) for j in jobs),  # type: ignore[arg-type]
+        return_exceptions=True,
+    )
+
+
+def test_failed_job_does_not_sink_its_batch(db: Database) -> None:
+    """One job hitting a unique violation fails alone; the rest of its batch commits."""
+    committer = Committer(db)
+    gate = threading.Event()
+
+    def block(_conn: sa.Connection) -> None:
+        gate.wait(5)
+
+    committer.start()
+    try:
+
+        async def scenario() -> list[object]:
+            blocker = asyncio.ensure_future(committer.submit(block))
+            await asyncio.sleep(0.05)  # the writer is now busy: the next jobs queue up
+            jobs = [
+                _insert_owner("a@x.io"),
+                _insert_owner("dup@x.io"),
+                _insert_owner("dup@x.io"),
+                _insert_owner("b@x.io"),
+            ]
+            pending = asyncio.ensure_future(_run_batch(committer, jobs))
+            await asyncio.sleep(0.05)
+            gate.set()
+            await blocker
+            return await pending
+
+        results = asyncio.run(scenario())
+    finally:
+        committer.stop()
+    assert results[0] == "a@x.io"
+    assert results[3] == "b@x.io"
+    outcomes = results[1:3]
+    assert sum(isinstance(r, sa.exc.IntegrityError) for r in outcomes) == 1
+    assert "dup@x.io" in outcomes
+    with db.read() as conn:
+        emails = {r.email for r in conn.execute(sa.select(owners.c.email))}
+    assert emails == {"a@x.io", "b@x.io", "dup@x.io"}
+    assert committer.jobs == 5
+    assert committer.batches == 2, "the four queued jobs shared one transaction"
+
+
+def test_batch_scope_lives_for_one_transaction(db: Database) -> None:
+    """Jobs in one batch share the scratchpad; the next batch starts empty."""
+    committer = Committer(db)
+    committer.start()
+    gate = threading.Event()
+
+    def block(conn: sa.Connection) -> int:
+        gate.wait(5)
+        batch_scope(conn)["n"] = 0
+        return 0
+
+    def bump(conn: sa.Connection) -> int:
+        scope = batch_scope(conn)
+        scope["n"] = scope.get("n", 0) + 1
+        return int(scope["n"])
+
+    try:
+
+        async def scenario() -> tuple[object, list[object], object]:
+            first = asyncio.ensure_future(committer.submit(block))
+            await asyncio.sleep(0.05)
+            batch = asyncio.ensure_future(_run_batch(committer, [bump, bump, bump]))
+            await asyncio.sleep(0.05)
+            gate.set()
+            await first
+            done = await batch
+            return await first, done, await committer.submit(bump)
+
+        _, batch, alone = asyncio.run(scenario())
+    finally:
+        committer.stop()
+    assert batch == [1, 2, 3]
+    assert alone == 1
+
+
+def test_submit_requires_a_running_committer(db: Database) -> None:
+    """Submitting before start() is an error, not a hang."""
+    committer = Committer(db)
+    with pytest.raises(RuntimeError, match="not running"):
+        asyncio.run(committer.submit(lambda conn: None))

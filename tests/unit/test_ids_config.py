@@ -1,0 +1,62 @@
+"""Ids, settings and the clock (pure, no server)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from claybridge.clock import FrozenClock
+from claybridge.config import Settings
+from claybridge.ids import new_id, uuid7_hex
+
+
+def test_ids_sort_by_creation() -> None:
+    """Ids made one after another sort in the same order, even within a millisecond."""
+    ids = [new_id("evt") for _ in range(5000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_uuid7_layout() -> None:
+    """Version 7, RFC 9562 variant, and a time prefix of the current millisecond."""
+    value = uuid7_hex()
+    assert len(value) == 32
+    assert value[12] == "7"
+    assert value[16] in "89ab"
+    assert abs(int(value[:12], 16) - time.time() * 1000) < 5000
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """CLAYBRIDGE_* variables configure the process; defaults derive the rest."""
+    monkeypatch.setenv("CLAYBRIDGE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CLAYBRIDGE_PORT", "9001")
+    monkeypatch.setenv("CLAYBRIDGE_MAX_BODY_BYTES", "2048")
+    cfg = Settings()
+    assert cfg.port == 9001
+    assert cfg.max_body_bytes == 2048
+    assert cfg.resolved_database_url == f"sqlite:///{(tmp_path / 'claybridge.db').resolve()}"
+    assert cfg.base_url == "http://127.0.0.1:9001"
+    assert cfg.source_url("abc") == "http://127.0.0.1:9001/hooks/abc"
+
+
+def test_postgres_urls_use_psycopg() -> None:
+    """postgres:// and postgresql:// URLs get the psycopg 3 driver."""
+    cfg = Settings(database_url="postgres://u@h/db")
+    assert cfg.resolved_database_url == "postgresql+psycopg://u@h/db"
+    assert not cfg.is_sqlite
+
+
+def test_public_url_wins() -> None:
+    """CLAYBRIDGE_PUBLIC_URL is the base of source URLs, without a trailing slash."""
+    cfg = Settings(public_url="https://hooks.example.com/")
+    assert cfg.source_url("k") == "https://hooks.example.com/hooks/k"
+
+
+def test_frozen_clock() -> None:
+    """A frozen clock stands still until advanced."""
+    clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
+    clock.advance(timedelta(seconds=5))
+    assert clock.now() == datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)

@@ -1,0 +1,52 @@
+"""Reading request bodies (pure, no server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from claybridge.errors import InvalidBody
+from claybridge.ingest.parse import MAX_DEPTH, parse_object
+
+
+def test_parses_an_object() -> None:
+    """A JSON object parses to a dict."""
+    assert parse_object(b'{"name": "Acme"}') == {"name": "Acme"}
+
+
+def test_accepts_raw_control_characters_inside_strings() -> None:
+    """A raw line break from a multi-line Clay cell is kept, not refused."""
+    assert parse_object(b'{"notes": "line one\nline two\ttab"}') == {
+        "notes": "line one\nline two\ttab"
+    }
+
+
+def test_last_duplicate_key_wins() -> None:
+    """Duplicate keys resolve to the last value, as documented."""
+    assert parse_object(b'{"a": 1, "a": 2}') == {"a": 2}
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"", "invalid_json"),
+        (b"not json", "invalid_json"),
+        (b'{"a": }', "invalid_json"),
+        (b"[1, 2]", "invalid_body"),
+        (b'"text"', "invalid_body"),
+        (b"null", "invalid_body"),
+        (b'{"a": "\xff"}', "invalid_json"),
+    ],
+)
+def test_refuses_what_is_not_an_object(raw: bytes, code: str) -> None:
+    """Empty, malformed, non-object and non-UTF-8 bodies are refused with a 400 code."""
+    with pytest.raises(InvalidBody) as info:
+        parse_object(raw)
+    assert info.value.code == code
+    assert info.value.status_code == 400
+
+
+def test_refuses_deep_nesting() -> None:
+    """Bodies nested deeper than the limit are refused."""
+    deep = b'{"a": ' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1)
+    with pytest.raises(InvalidBody, match="deeper"):
+        parse_object(deep)
