@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -230,7 +231,7 @@ def test_event_log_redacts_secrets(client: httpx.Client, source: SourceInfo, db:
     assert "sk_live_123" not in stored
     assert "hush" not in stored
     assert event["request_headers"]["authorization"] == "[redacted]"
-    assert event["response_body"]["ok"] is True
+    assert json.loads(event["response_body"])["ok"] is True
 
 
 def test_wrong_method_is_405(client: httpx.Client, source: SourceInfo) -> None:

@@ -40,20 +40,24 @@ class CustomerInput:
 
 
 def _field(body: Mapping[str, Any], name: str, convert: Callable[[Any], T | None]) -> T | None:
+    value = body.get(name)
+    if value is None or value == "":  # the common empty cell: skip the converter
+        return None
     try:
-        return convert(body.get(name))
+        return convert(value)
     except ValueError as exc:
         raise InvalidField(f"{name}: {exc}", field=name) from None
 
 
-def _bounded_text(name: str) -> Callable[[Any], str | None]:
-    def convert(value: Any) -> str | None:
-        result = coerce.text(value)
-        if result is not None and len(result) > MAX_TEXT:
-            raise ValueError(f"longer than {MAX_TEXT} characters")
-        return result
+def _bounded_text(value: Any) -> str | None:
+    result = coerce.text(value)
+    if result is not None and len(result) > MAX_TEXT:
+        raise ValueError(f"longer than {MAX_TEXT} characters")
+    return result
 
-    return convert
+
+def _date_converter(order: str) -> Callable[[Any], date | None]:
+    return lambda value: coerce.calendar_date(value, order)
 
 
 def parse_customer(body: Mapping[str, Any], *, date_order: str = "MDY") -> CustomerInput:
@@ -62,10 +66,10 @@ def parse_customer(body: Mapping[str, Any], *, date_order: str = "MDY") -> Custo
     Required fields are checked first so that a row missing ``name`` is reported as
     such even when other fields are also bad.
     """
-    name = _field(body, "name", _bounded_text("name"))
+    name = _field(body, "name", _bounded_text)
     if name is None:
         raise MissingField("name is required", field="name")
-    website = _field(body, "websiteUrl", _bounded_text("websiteUrl"))
+    website = _field(body, "websiteUrl", _bounded_text)
     if website is None:
         raise MissingField("websiteUrl is required", field="websiteUrl")
     domain = _field(body, "websiteUrl", coerce.domain)
@@ -74,9 +78,9 @@ def parse_customer(body: Mapping[str, Any], *, date_order: str = "MDY") -> Custo
         name=name,
         website_url=website,
         domain=domain,
-        owner_name=_field(body, "owner", _bounded_text("owner")),
+        owner_name=_field(body, "owner", _bounded_text),
         owner_email=_field(body, "ownerEmail", coerce.email),
-        stage=_field(body, "stage", _bounded_text("stage")),
+        stage=_field(body, "stage", _bounded_text),
         arr=_field(body, "arr", coerce.money),
-        renewal_date=_field(body, "renewalDate", lambda v: coerce.calendar_date(v, date_order)),
+        renewal_date=_field(body, "renewalDate", _date_converter(date_order)),
     )

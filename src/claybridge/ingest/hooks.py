@@ -26,10 +26,15 @@ log = structlog.get_logger(__name__)
 
 
 async def send_json(
-    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    body: dict[str, Any],
+    extra: list[tuple[bytes, bytes]] | None = None,
+    payload: bytes | None = None,
 ) -> None:
-    """Send a complete JSON response."""
-    payload = orjson.dumps(body)
+    """Send a complete JSON response (``payload``: ``body`` already serialised)."""
+    if payload is None:
+        payload = orjson.dumps(body)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
@@ -99,7 +104,7 @@ class HooksEndpoint:
                 code=error.get("code"),
                 field=error.get("field"),
             )
-        await send_json(send, response.status_code, response.body, extra)
+        await send_json(send, response.status_code, response.body, extra, response.payload)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -46,10 +46,11 @@ class IngestRequest:
 
 @dataclass(frozen=True)
 class IngestResponse:
-    """Status and JSON body to answer with."""
+    """Status and JSON body to answer with; ``payload`` is ``body`` serialised, when known."""
 
     status_code: int
     body: dict[str, Any]
+    payload: bytes | None = None
 
 
 def _stored_body(raw: bytes | None, parsed: dict[str, Any] | None) -> str | None:
@@ -100,10 +101,11 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
         )
     except ClaybridgeError as exc:
         response = {**exc.to_body(), "event_id": event_id}
+        payload = orjson.dumps(response)
         defer_insert(
             conn,
             events.INSERT_PREPARED,
-            _event_row(event_id, source, req, parsed, exc.status_code, response, None)
+            _event_row(event_id, source, req, parsed, exc.status_code, payload, None)
             | {
                 "status": events.REJECTED,
                 "error_code": exc.code,
@@ -111,18 +113,19 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
                 "error_field": exc.field,
             },
         )
-        return IngestResponse(exc.status_code, response)
+        return IngestResponse(exc.status_code, response, payload)
     if owner is None and row["owner_id"]:
         owner = owners.get(conn, row["owner_id"])  # kept from an earlier row: show it
     customer = customers.public(row, owner)
     customer["created"] = created
     response = {"ok": True, "event_id": event_id, "action": "upsert_customer", "customer": customer}
+    payload = orjson.dumps(response)
     defer_insert(
         conn,
         events.INSERT_PREPARED,
-        _event_row(event_id, source, req, parsed, 200, response, row["id"]),
+        _event_row(event_id, source, req, parsed, 200, payload, row["id"]),
     )
-    return IngestResponse(200, response)
+    return IngestResponse(200, response, payload)
 
 
 def _resolve_owner(
@@ -171,7 +174,7 @@ def _event_row(
     req: IngestRequest,
     parsed: dict[str, Any] | None,
     status_code: int,
-    response: dict[str, Any],
+    payload: bytes,
     customer_id: str | None,
 ) -> dict[str, Any]:
     return {
@@ -185,6 +188,6 @@ def _event_row(
         "error_field": None,
         "request_headers": redact_headers(req.headers),
         "request_body": _stored_body(req.body, parsed),
-        "response_body": response,
+        "response_body": payload.decode(),
         "customer_id": customer_id,
     }

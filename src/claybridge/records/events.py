@@ -69,7 +69,7 @@ def public(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     }
     if full:
         out["request"] = {"headers": row["request_headers"], "body": _body(row["request_body"])}
-        out["response"] = {"status_code": row["status_code"], "body": row["response_body"]}
+        out["response"] = {"status_code": row["status_code"], "body": _body(row["response_body"])}
     return out
 
 

@@ -23,7 +23,10 @@ def _json_dumps(value: Any) -> str:
 
 
 class Database:
-    """An engine plus the two kinds of transaction Claybridge uses."""
+    """An engine plus the two kinds of transaction Claybridge uses.
+
+    ``writer`` is the engine to open write transactions on (``BEGIN IMMEDIATE`` on SQLite).
+    """
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> None:
         self.url = url
@@ -36,7 +39,7 @@ class Database:
         self.engine = sa.create_engine(url, **kwargs)
         if self.is_sqlite:
             self._configure_sqlite(sqlite_synchronous)
-        self._writer = (
+        self.writer = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
             if self.is_sqlite
             else self.engine
@@ -67,7 +70,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction: committed on success, rolled back on an exception."""
-        with self._writer.begin() as conn:
+        with self.writer.begin() as conn:
             yield conn
 
     def dispose(self) -> None:

@@ -81,7 +81,8 @@ events = sa.Table(
     sa.Column("request_headers", json_type(), nullable=False),
     # The parsed body with secrets redacted, or the raw text when it did not parse.
     sa.Column("request_body", sa.Text(), nullable=True),
-    sa.Column("response_body", json_type(), nullable=False),
+    # The JSON answer exactly as sent (serialised once, for the client and the log).
+    sa.Column("response_body", sa.Text(), nullable=False),
     sa.Column("customer_id", ID, sa.ForeignKey("customers.id", ondelete="SET NULL"), nullable=True),
     sa.Index("ix_events_source_id_received_at", "source_id", "received_at"),
     sa.Index("ix_events_status_received_at", "status", "received_at"),

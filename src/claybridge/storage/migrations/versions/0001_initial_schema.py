@@ -124,11 +124,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("request_body", sa.Text(), nullable=True),
-        sa.Column(
-            "response_body",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
+        sa.Column("response_body", sa.Text(), nullable=False),
         sa.Column("customer_id", sa.String(length=40), nullable=True),
         sa.ForeignKeyConstraint(
             ["customer_id"],

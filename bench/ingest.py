@@ -1,0 +1,289 @@
+"""Ingest benchmark: the real server against a bare ASGI app, same load, same run.
+
+Starts ``claybridge serve`` (one process, SQLite, synchronous=FULL: every answered row
+is durable) and ``bench/bare_app.py`` (reads the body, answers 202) under uvicorn,
+drives each with wrk (64 connections, a ~600-byte Clay account row with a valid token,
+domains cycling over 5,000 customers so rows both create and update), and prints
+requests/s, p50, p99 (medians of alternating rounds), the ratio, and the server's
+peak RSS. Afterwards it checks that
+every 2xx the server gave has its event in the database.
+
+Targets (issue 2): ratio >= 0.2, p99 <= 50 ms, peak RSS < 150 MB.
+
+    .venv/bin/python bench/ingest.py [--duration 10] [--connections 64] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROW_FIELDS = {
+    "owner": "Ada Lovelace",
+    "stage": "Closed Won",
+    "arr": "$120,000",
+    "renewalDate": "03/01/2026",
+    "industry": "Computer Software",
+    "employeeCount": "250",
+    "linkedinUrl": "https://www.linkedin.com/company/acme-corporation",
+    "city": "San Francisco",
+    "country": "United States",
+    "fundingStage": "Series B",
+    "notes": "Enriched by a Clay waterfall: work email via provider A, phone via B.",
+}
+
+
+def ensure_wrk() -> str:
+    """The path of wrk, installing it with apt when it is missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk not found; installing it with apt-get", file=sys.stderr)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def lua_script(path: str, token: str) -> str:
+    """A wrk script posting realistic rows with a varying company and domain."""
+    fields = ", ".join(f'"{k}": "{v.replace("$", "$$")}"' for k, v in ROW_FIELDS.items()).replace(
+        "$$", "$"
+    )
+    return f"""
+counter = 0
+request = function()
+  counter = counter + 1
+  local n = counter % 5000
+  local body = '{{"name": "Acme Corporation ' .. n .. '", "websiteUrl": "https://www.acme' .. n .. '.com/about", {fields}}}'
+  return wrk.format("POST", "{path}", {{["Authorization"]="Bearer {token}", ["Content-Type"]="application/json"}}, body)
+end
+"""
+
+
+def run_wrk(
+    wrk: str, url: str, script: Path, args: argparse.Namespace, seconds: int
+) -> dict[str, float]:
+    """Run wrk and parse requests/s, p50, p99 (ms), requests and non-2xx."""
+    out = subprocess.run(
+        [
+            wrk,
+            f"-t{args.threads}",
+            f"-c{args.connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not match:
+            raise RuntimeError(f"no {label} latency in wrk output:\n{out}")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    assert rps and total, out
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": latency("50%"),
+        "p99_ms": latency("99%"),
+        "requests": int(total.group(1)),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+
+
+def start_claybridge(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`claybridge serve --port 0`; returns the process and its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claybridge", "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for _ in range(50):
+        match = re.search(r"listening on (http://\S+)", proc.stdout.readline())
+        if match:
+            return proc, match.group(1)
+    proc.kill()
+    raise RuntimeError("claybridge serve did not start")
+
+
+def wait_up(url: str) -> None:
+    for _ in range(200):
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Per-metric median over rounds (numbers only)."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float)]
+    return {k: float(statistics.median(r[k] for r in runs)) for k in keys}
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "claybridge", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="claybridge-bench-"))
+    env = {
+        **os.environ,
+        "CLAYBRIDGE_DATA_DIR": str(work / "data"),
+        "PYTHONUNBUFFERED": "1",
+        "CLAYBRIDGE_LOG_LEVEL": "WARNING",
+    }
+    env.pop("CLAYBRIDGE_DATABASE_URL", None)
+    cli(env, "owners", "add", "--name", "Ada Lovelace", "--email", "ada@example.com")
+    source = json.loads(cli(env, "sources", "create", "--name", "bench", "--json"))
+    script = work / "row.lua"
+    script.write_text(lua_script(f"/hooks/{source['key']}", source["token"]))
+
+    server, url = start_claybridge(env)
+    port = free_port()
+    bare = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=HERE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    bare_url = f"http://127.0.0.1:{port}"
+    rounds: dict[str, list[dict[str, float]]] = {"claybridge": [], "bare_asgi": []}
+    try:
+        wait_up(url)
+        wait_up(bare_url)
+        run_wrk(wrk, url, script, args, args.warmup)
+        run_wrk(wrk, bare_url, script, args, args.warmup)
+        # Alternate the two so that drift on the machine hits both alike.
+        for _ in range(args.rounds):
+            rounds["claybridge"].append(run_wrk(wrk, url, script, args, args.duration))
+            rounds["bare_asgi"].append(run_wrk(wrk, bare_url, script, args, args.duration))
+        rss = peak_rss_mb(server.pid)
+    finally:
+        for proc in (server, bare):
+            proc.terminate()
+            proc.wait(30)
+        assert server.stdout is not None
+        server.stdout.close()
+
+    results = {name: median_of(runs) for name, runs in rounds.items()}
+    results["claybridge"]["peak_rss_mb"] = rss
+    for name, runs in rounds.items():
+        print(
+            f"{name:12} rounds req/s: "
+            + ", ".join(f"{r['rps']:.0f}" for r in runs)
+            + "   p99 ms: "
+            + ", ".join(f"{r['p99_ms']:.1f}" for r in runs)
+        )
+
+    with sqlite3.connect(work / "data" / "claybridge.db") as conn:
+        accepted = conn.execute("SELECT count(*) FROM events WHERE status='accepted'").fetchone()[0]
+    served = results["claybridge"]
+    answered_ok = sum(r["requests"] - r["non_2xx"] for r in rounds["claybridge"])
+    ratio = served["rps"] / results["bare_asgi"]["rps"]
+
+    print(f"\nmedians of {args.rounds} alternating rounds of {args.duration} s")
+    print(f"{'':12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>11}{'non-2xx':>9}")
+    for name, r in results.items():
+        print(
+            f"{name:12}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}"
+            f"{r['requests']:>11.0f}{r['non_2xx']:>9.0f}"
+        )
+    print(f"\nratio claybridge / bare ASGI: {ratio:.3f}   (target >= 0.20)")
+    print(f"claybridge p99: {served['p99_ms']:.1f} ms        (target <= 50)")
+    print(f"claybridge peak RSS: {served['peak_rss_mb']:.0f} MB     (target < 150)")
+    print(
+        f"durable: {accepted} accepted events stored for {answered_ok} 2xx answers "
+        "(warm-up included in the stored count)"
+    )
+    checks = {
+        "ratio": ratio >= 0.2,
+        "p99": served["p99_ms"] <= 50,
+        "rss": served["peak_rss_mb"] < 150,
+        "no_errors": all(r["non_2xx"] == 0 for r in rounds["claybridge"]),
+        "durable": accepted >= answered_ok,
+    }
+    print("targets:", ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in checks.items()))
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "ingest.json").write_text(
+        json.dumps(
+            {"results": results, "ratio": ratio, "checks": checks, "args": vars(args)}, indent=2
+        )
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
