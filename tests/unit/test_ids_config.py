@@ -60,3 +60,18 @@ def test_frozen_clock() -> None:
     clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
     clock.advance(timedelta(seconds=5))
     assert clock.now() == datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)
+
+
+def test_sqlite_datetime_binding_matches_sqlalchemy_format() -> None:
+    """The fast SQLite binder writes exactly what SQLAlchemy's DATETIME would."""
+    from sqlalchemy.dialects import sqlite
+
+    from claybridge.storage.types import UTCDateTime
+
+    dialect = sqlite.dialect()
+    fast = UTCDateTime().bind_processor(dialect)
+    generic = sqlite.DATETIME().bind_processor(dialect)
+    for value in (datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC), datetime.now(UTC)):
+        assert fast(value) == generic(value.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="naive"):
+        fast(datetime(2026, 3, 1))

@@ -25,7 +25,7 @@ T = TypeVar("T")
 MAX_TEXT = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CustomerInput:
     """A validated customer row. ``None`` in an optional field means "leave unchanged"."""
 

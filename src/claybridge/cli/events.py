@@ -121,7 +121,7 @@ def customers_list(
             owner,
             r["stage"] or "",
             "" if r["arr"] is None else f"{r['arr']:,.2f}",
-            r["renewal_date"] or "",
+            str(r["renewal_date"] or ""),
         )
     console.print(table)
 

@@ -75,7 +75,7 @@ def _run_jobs(conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]]) -
     return results
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item(Generic[T]):
     job: Callable[[sa.Connection], T]
     loop: asyncio.AbstractEventLoop

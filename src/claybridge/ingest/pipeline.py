@@ -31,7 +31,7 @@ SOURCE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 STORED_BODY_LIMIT = 65_536
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class IngestRequest:
     """What the HTTP layer hands the pipeline. ``body`` is ``None`` when over the limit."""
 
@@ -44,7 +44,7 @@ class IngestRequest:
     authorization: str | None = field(default=None)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class IngestResponse:
     """Status and JSON body to answer with; ``payload`` is ``body`` serialised, when known."""
 

@@ -30,9 +30,10 @@ def public(row: dict[str, Any], owner: dict[str, Any] | None = None) -> dict[str
         ),
         "stage": row["stage"],
         "arr": float(arr) if arr is not None else None,
-        "renewal_date": row["renewal_date"].isoformat() if row["renewal_date"] else None,
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
+        # date/datetime objects: orjson and FastAPI render them as ISO 8601 text.
+        "renewal_date": row["renewal_date"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
     }
 
 
