@@ -211,6 +211,7 @@ def main() -> int:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--no-proxy-headers",  # as `claybridge serve` runs
         ],
         cwd=HERE,
         env=env,

@@ -67,6 +67,8 @@ def serve(
         access_log=False,
         lifespan="on",
         server_header=False,
+        # Claybridge reads no X-Forwarded-* header, so it skips uvicorn's rewriting of them.
+        proxy_headers=False,
     )
     uvicorn.Server(config).run(sockets=[sock])
 

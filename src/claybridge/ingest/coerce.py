@@ -120,6 +120,8 @@ def number(value: Any) -> Decimal | None:
     if not isinstance(value, str):
         raise ValueError("expected a number")
     original = value.strip()
+    if original.isascii() and original.isdigit():  # the common plain cell: "120000"
+        return Decimal(original)
     s = _strip_currency(original)
     negative = s.startswith("(") and s.endswith(")")
     if negative:

@@ -69,9 +69,12 @@ class Prepared:
         return found
 
     def _bind(self, compiled: _Compiled, params: dict[str, Any]) -> Any:
+        # NULL needs no conversion: skip the processor call for None (a third of values).
         if compiled.positional:
-            return [p(params[n]) if p else params[n] for n, p in compiled.binds]
-        return {n: (p(params[n]) if p else params[n]) for n, p in compiled.binds}
+            return [v if (v := params[n]) is None or p is None else p(v) for n, p in compiled.binds]
+        return {
+            n: (v if (v := params[n]) is None or p is None else p(v)) for n, p in compiled.binds
+        }
 
     def execute(self, conn: sa.Connection, params: dict[str, Any]) -> dict[str, Any] | None:
         """Run once; returns the first ``returning`` row as a dict, if any."""
@@ -94,7 +97,7 @@ class Prepared:
         if row is None:
             return None
         return {
-            key: (proc(value) if proc else value)
+            key: (value if value is None or proc is None else proc(value))
             for (key, proc), value in zip(compiled.results, row, strict=True)
         }
 

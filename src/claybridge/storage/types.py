@@ -37,14 +37,21 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        # A request writes one timestamp into several columns: remember the last one.
+        last: list[Any] = [None, None]
+
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            seen, text = last
+            if value is seen:
+                return text  # type: ignore[no-any-return]
             if value.tzinfo is None:
                 raise ValueError("naive datetime: Claybridge stores UTC-aware times only")
-            if value.tzinfo is not UTC:
-                value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+            text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            last[:] = [value, text]
+            return text
 
         return process
 
