@@ -77,8 +77,10 @@ counter = 0
 request = function()
   counter = counter + 1
   local n = counter % 5000
-  local body = '{{"name": "Acme Corporation ' .. n .. '", "websiteUrl": "https://www.acme' .. n .. '.com/about", {fields}}}'
-  return wrk.format("POST", "{path}", {{["Authorization"]="Bearer {token}", ["Content-Type"]="application/json"}}, body)
+  local body = '{{"name": "Acme Corporation ' .. n .. '", '
+    .. '"websiteUrl": "https://www.acme' .. n .. '.com/about", {fields}}}'
+  local headers = {{["Authorization"]="Bearer {token}", ["Content-Type"]="application/json"}}
+  return wrk.format("POST", "{path}", headers, body)
 end
 """
 
@@ -114,7 +116,8 @@ def run_wrk(
     total = re.search(r"(\d+) requests in", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    assert rps and total, out
+    if not rps or not total:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
     return {
         "rps": float(rps.group(1)),
         "p50_ms": latency("50%"),
