@@ -7,17 +7,32 @@ API column, with ``{{Column Name}}`` placeholders the user adjusts to their tabl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Template:
-    """A source template."""
+    """A source template: its default configuration and the Clay body to paste."""
 
     name: str
     description: str
-    action: str
+    config: dict[str, Any]
     body_template: str
 
+    @property
+    def actions(self) -> str:
+        """The action kinds the template's mappings run, for listings."""
+        kinds = {a["kind"] for acts in self.config["mappings"].values() for a in acts}
+        return ", ".join(sorted(kinds))
+
+
+_LEAD_BODY = (
+    '{"event": "lead.enriched", "email": "{{Work Email}}", "full_name": "{{Full Name}}", '
+    '"phone_number": "{{Phone}}", "avatar_url": "{{Profile Photo}}", '
+    '"job_title": "{{Job Title}}", "company_name": "{{Company Name}}", '
+    '"company_domain": "{{Company Domain}}", "icp_score": "{{ICP Score}}", '
+    '"clay_row_id": "{{Clay Row ID}}"}'
+)
 
 TEMPLATES: dict[str, Template] = {
     t.name: t
@@ -25,12 +40,37 @@ TEMPLATES: dict[str, Template] = {
         Template(
             name="clay-customers",
             description="Create or update a customer per account row (matched on website domain).",
-            action="upsert_customer",
+            config={
+                "event_path": "body.event",
+                "default_event": "customer.upsert",
+                "mappings": {"customer.upsert": [{"kind": "upsert_customer"}]},
+            },
             body_template=(
                 '{"name": "{{Company Name}}", "websiteUrl": "{{Domain}}", '
                 '"owner": "{{Account Owner}}", "stage": "{{Status}}", "arr": "{{ACV}}", '
                 '"renewalDate": "{{Renewal Date}}"}'
             ),
+        ),
+        Template(
+            name="clay-leads",
+            description="Identify people from enriched leads and contacts; keep accounts "
+            "as objects (Knock-style).",
+            config={
+                "event_path": "body.event",
+                "default_event": "lead.enriched",
+                "mappings": {
+                    "lead.enriched": [{"kind": "identify_person", "id": "body.email"}],
+                    "contact.updated": [{"kind": "identify_person", "id": "body.email"}],
+                    "account.enriched": [
+                        {
+                            "kind": "set_object",
+                            "collection": "accounts",
+                            "id": {"path": "body.domain", "type": "domain"},
+                        }
+                    ],
+                },
+            },
+            body_template=_LEAD_BODY,
         ),
     )
 }

@@ -115,7 +115,7 @@ def disconnect(source: Annotated[str, typer.Argument(help="Id, key or name.")]) 
 @app.command()
 def templates() -> None:
     """List the source templates."""
-    table = Table("template", "action", "description")
+    table = Table("template", "actions", "events", "description")
     for t in TEMPLATES.values():
-        table.add_row(t.name, t.action, t.description)
+        table.add_row(t.name, t.actions, ", ".join(t.config["mappings"]), t.description)
     console.print(table)

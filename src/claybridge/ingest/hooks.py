@@ -9,6 +9,7 @@ it against a bare ASGI app. The rest of the API stays on FastAPI.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 import sqlalchemy as sa
@@ -83,6 +84,7 @@ class HooksEndpoint:
             max_body_bytes=limit,
             date_order=self._settings.date_order,
             authorization=authorization,
+            dry_run=_dry_run(scope.get("query_string", b"")),
         )
         try:
             response = await self._committer.submit(lambda conn: handle(conn, request))
@@ -105,6 +107,14 @@ class HooksEndpoint:
                 field=error.get("field"),
             )
         await send_json(send, response.status_code, response.body, extra, response.payload)
+
+
+def _dry_run(query: bytes) -> bool:
+    """Whether the query string asks for a dry run (``dry_run=true``, ``1`` or ``yes``)."""
+    if not query:
+        return False
+    values = parse_qs(query.decode("latin-1")).get("dry_run", [])
+    return any(v.lower() in ("true", "1", "yes") for v in values)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

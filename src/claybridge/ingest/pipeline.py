@@ -18,12 +18,14 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from claybridge.actions.upsert_customer import parse_customer
 from claybridge.errors import ClaybridgeError, PayloadTooLarge, Unauthorized, error_body
 from claybridge.ids import new_id
+from claybridge.ingest.apply import apply_plan, resolve_owners
 from claybridge.ingest.committer import batch_scope, defer_insert
 from claybridge.ingest.parse import parse_object
-from claybridge.records import customers, events, owners, sources
+from claybridge.mapping.engine import CompiledConfig, Plan, compile_config, plan_event
+from claybridge.mapping.model import parse_config
+from claybridge.records import events, owners, sources
 from claybridge.redact import has_secrets, redact_body, redact_headers
 from claybridge.security import bearer_token, matches
 
@@ -42,6 +44,7 @@ class IngestRequest:
     max_body_bytes: int
     date_order: str = "MDY"
     authorization: str | None = field(default=None)
+    dry_run: bool = False
 
 
 @dataclass(slots=True)
@@ -75,9 +78,10 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     """Process ``req`` in the caller's transaction (see module docstring)."""
     if not SOURCE_KEY.match(req.source_key):
         return IngestResponse(404, error_body("unknown_source", "no source has this URL"))
+    scope = batch_scope(conn)
     # One read per source per batch: every job in a batch shares one transaction (one
     # snapshot), so a rotation committed before the batch is seen by all of it.
-    cache = batch_scope(conn).setdefault("sources", {})
+    cache = scope.setdefault("sources", {})
     if req.source_key not in cache:
         cache[req.source_key] = sources.by_key(conn, req.source_key)
     source = cache[req.source_key]
@@ -85,47 +89,89 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
         return IngestResponse(404, error_body("unknown_source", "no source has this URL"))
     event_id = new_id("evt")
     parsed: dict[str, Any] | None = None
+    headers = redact_headers(req.headers)
+    plan: Plan | None = None
     try:
-        _authenticate(source, req.authorization, batch_scope(conn).setdefault("tokens", set()))
+        _authenticate(source, req.authorization, scope.setdefault("tokens", set()))
         if req.body is None:
             raise PayloadTooLarge(f"the request body is larger than {req.max_body_bytes} bytes")
         parsed = parse_object(req.body)
-        data = parse_customer(parsed, date_order=req.date_order)
-        owner = _resolve_owner(conn, data.owner_name, data.owner_email)
-        row, created = customers.upsert(
+        plan = plan_event(
+            compiled_config(source),
+            {"body": parsed, "headers": headers},
+            date_order=req.date_order,
+        )
+        resolved = resolve_owners(conn, plan, _cached_owner)
+        results = apply_plan(
             conn,
-            data,
-            owner_id=owner["id"] if owner else None,
+            plan,
+            resolved,
             source_id=source["id"],
             now=req.received_at,
+            dry_run=req.dry_run,
         )
     except ClaybridgeError as exc:
         response = {**exc.to_body(), "event_id": event_id}
+        if plan is not None:
+            response["event"] = plan.event_name
         payload = orjson.dumps(response)
-        defer_insert(
-            conn,
-            events.INSERT_PREPARED,
-            _event_row(event_id, source, req, parsed, exc.status_code, payload, None)
-            | {
-                "status": events.REJECTED,
-                "error_code": exc.code,
-                "error_message": exc.message,
-                "error_field": exc.field,
-            },
+        row = _event_row(event_id, source, req, headers, parsed, exc.status_code, payload, None)
+        row.update(
+            status=events.REJECTED,
+            error_code=exc.code,
+            error_message=exc.message,
+            error_field=exc.field,
+            event_name=plan.event_name if plan else None,
         )
+        defer_insert(conn, events.INSERT_PREPARED, row)
         return IngestResponse(exc.status_code, response, payload)
-    if owner is None and row["owner_id"]:
-        owner = owners.get(conn, row["owner_id"])  # kept from an earlier row: show it
-    customer = customers.public(row, owner)
-    customer["created"] = created
-    response = {"ok": True, "event_id": event_id, "action": "upsert_customer", "customer": customer}
+    response = {"ok": True, "event_id": event_id, "event": plan.event_name, "actions": results}
+    if req.dry_run:
+        response["dry_run"] = True
+    if plan.warnings:
+        response["warnings"] = plan.warnings
+    customer = next((r["customer"] for r in results if "customer" in r), None)
+    if customer is not None:
+        response["customer"] = customer
     payload = orjson.dumps(response)
-    defer_insert(
-        conn,
-        events.INSERT_PREPARED,
-        _event_row(event_id, source, req, parsed, 200, payload, row["id"]),
+    row = _event_row(
+        event_id,
+        source,
+        req,
+        headers,
+        parsed,
+        200,
+        payload,
+        None if req.dry_run or customer is None else customer["id"],
     )
+    row["event_name"] = plan.event_name
+    if req.dry_run:
+        row["status"] = events.DRY_RUN
+    defer_insert(conn, events.INSERT_PREPARED, row)
     return IngestResponse(200, response, payload)
+
+
+_COMPILED: dict[tuple[str, Any], CompiledConfig] = {}
+
+
+def compiled_config(source: dict[str, Any]) -> CompiledConfig:
+    """The source's compiled configuration, cached per (source, last update).
+
+    The key changes whenever the source is saved, so an edited mapping applies to the
+    next request at once; the cache only saves recompiling paths and conditions.
+    """
+    key = (source["id"], source["updated_at"])
+    found = _COMPILED.get(key)
+    if found is None:
+        if len(_COMPILED) > 1000:
+            _COMPILED.clear()
+        found = compile_config(parse_config(sources.config_data(source)))
+        _COMPILED[key] = found
+    return found
+
+
+def _cached_owner(conn: sa.Connection, *, name: str | None, email: str | None) -> Any:
+    return _resolve_owner(conn, name, email)
 
 
 def _resolve_owner(
@@ -183,6 +229,7 @@ def _event_row(
     event_id: str,
     source: dict[str, Any],
     req: IngestRequest,
+    headers: dict[str, str],
     parsed: dict[str, Any] | None,
     status_code: int,
     payload: bytes,
@@ -197,8 +244,9 @@ def _event_row(
         "error_code": None,
         "error_message": None,
         "error_field": None,
-        "request_headers": redact_headers(req.headers),
+        "request_headers": headers,
         "request_body": _stored_body(req.body, parsed),
         "response_body": payload.decode(),
         "customer_id": customer_id,
+        "event_name": None,
     }

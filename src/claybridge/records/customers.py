@@ -96,6 +96,39 @@ def upsert(
     return row, row["id"] == new
 
 
+_BY_DOMAIN = sa.select(customers).where(customers.c.domain == sa.bindparam("domain"))
+
+
+def preview(
+    conn: sa.Connection, data: CustomerInput, *, owner_id: str | None
+) -> tuple[dict[str, Any], bool]:
+    """The customer as :func:`upsert` would leave it, without writing (dry run)."""
+    existing = conn.execute(_BY_DOMAIN, {"domain": data.domain}).first()
+    row: dict[str, Any] = (
+        dict(existing._mapping)
+        if existing
+        else {
+            "id": None,
+            "domain": data.domain,
+            "owner_id": None,
+            "stage": None,
+            "arr": None,
+            "renewal_date": None,
+            "created_at": None,
+            "updated_at": None,
+        }
+    )
+    row.update(name=data.name, website_url=data.website_url)
+    sent = {
+        "owner_id": owner_id,
+        "stage": data.stage,
+        "arr": data.arr,
+        "renewal_date": data.renewal_date,
+    }
+    row.update({k: v for k, v in sent.items() if v is not None})
+    return row, existing is None
+
+
 def get(conn: sa.Connection, ref: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A customer by id or domain, with its owner; :class:`NotFound` otherwise."""
     row = conn.execute(

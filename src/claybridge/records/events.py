@@ -26,7 +26,8 @@ __all__ = [
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
-STATUSES = (ACCEPTED, REJECTED)
+DRY_RUN = "dry_run"
+STATUSES = (ACCEPTED, REJECTED, DRY_RUN)
 
 _INSERT = events.insert()  # built once; executed with a parameter dict
 # The ingest path writes events in bulk at commit (see ingest.committer.defer_insert).
@@ -66,6 +67,7 @@ def public(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
             else None
         ),
         "customer_id": row["customer_id"],
+        "event_name": row.get("event_name"),
     }
     if full:
         out["request"] = {"headers": row["request_headers"], "body": _body(row["request_body"])}

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from claybridge.errors import Conflict, InvalidField, MissingField, NotFound
 from claybridge.ids import new_id
+from claybridge.mapping.model import parse_config
 from claybridge.security import hash_secret, new_source_key, new_source_token
 from claybridge.storage.tables import sources
 from claybridge.templates import TEMPLATES
@@ -36,7 +37,28 @@ def public(row: dict[str, Any], url: str) -> dict[str, Any]:
         "updated_at": row["updated_at"].isoformat(),
         "token_rotated_at": _iso(row["token_rotated_at"]),
         "disconnected_at": _iso(row["disconnected_at"]),
+        "config": config_data(row),
     }
+
+
+def config_data(row: dict[str, Any]) -> dict[str, Any]:
+    """The source's configuration as stored, or its template's when none is stored."""
+    stored = row.get("config")
+    return dict(stored) if stored else dict(TEMPLATES[row["template"]].config)
+
+
+def set_config(
+    conn: sa.Connection, ref: str, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Validate and store a new configuration; :class:`InvalidField` names the bad key."""
+    config = parse_config(data)
+    row = find(conn, ref)
+    values = {
+        "config": config.model_dump(exclude_defaults=True, exclude_none=True),
+        "updated_at": now,
+    }
+    conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
+    return {**row, **values}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -44,9 +66,16 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def create(
-    conn: sa.Connection, name: str, template: str, now: datetime
+    conn: sa.Connection,
+    name: str,
+    template: str,
+    now: datetime,
+    config: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """Create a source; returns it and its plaintext token (the only time it exists)."""
+    """Create a source; returns it and its plaintext token (the only time it exists).
+
+    ``config`` (validated) replaces the template's default configuration.
+    """
     clean = " ".join((name or "").split())
     if not clean:
         raise MissingField("name is required", field="name")
@@ -55,6 +84,7 @@ def create(
     if template not in TEMPLATES:
         known = ", ".join(sorted(TEMPLATES))
         raise InvalidField(f"unknown template {template!r}; known: {known}", field="template")
+    stored = parse_config(config if config is not None else TEMPLATES[template].config)
     if conn.execute(sa.select(sources.c.id).where(sources.c.name == clean)).first():
         raise Conflict(f"a source named {clean!r} already exists", field="name")
     token = new_source_token()
@@ -70,6 +100,7 @@ def create(
         "updated_at": now,
         "token_rotated_at": None,
         "disconnected_at": None,
+        "config": stored.model_dump(exclude_defaults=True, exclude_none=True),
     }
     conn.execute(sources.insert().values(**row))
     return row, token

@@ -46,6 +46,8 @@ sources = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("token_rotated_at", UTCDateTime(), nullable=True),
     sa.Column("disconnected_at", UTCDateTime(), nullable=True),
+    # The validated SourceConfig (event routing and mappings); NULL means the template's.
+    sa.Column("config", json_type(), nullable=True),
 )
 
 customers = sa.Table(
@@ -84,6 +86,7 @@ events = sa.Table(
     # The JSON answer exactly as sent (serialised once, for the client and the log).
     sa.Column("response_body", sa.Text(), nullable=False),
     sa.Column("customer_id", ID, sa.ForeignKey("customers.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("event_name", sa.String(200), nullable=True),
     sa.Index("ix_events_source_id_received_at", "source_id", "received_at"),
     sa.Index("ix_events_status_received_at", "status", "received_at"),
 )
@@ -97,4 +100,33 @@ api_keys = sa.Table(
     sa.Column("key_hash", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    # The person's key in the mapping (body.email by default).
+    sa.Column("key", sa.String(255), nullable=False, unique=True),
+    sa.Column("full_name", sa.String(1000), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True, index=True),
+    sa.Column("phone_number", sa.String(100), nullable=True),
+    sa.Column("avatar_url", sa.String(2000), nullable=True),
+    sa.Column("properties", json_type(), nullable=False),
+    sa.Column("source_id", ID, sa.ForeignKey("sources.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+objects = sa.Table(
+    "objects",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("collection", sa.String(100), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("properties", json_type(), nullable=False),
+    sa.Column("source_id", ID, sa.ForeignKey("sources.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("collection", "key"),
 )

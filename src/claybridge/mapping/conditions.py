@@ -1,0 +1,118 @@
+"""``when`` conditions, evaluated safely with simpleeval.
+
+Why simpleeval: it evaluates one Python-syntax expression over the names we hand it,
+with no imports, no dunder access, bounded powers and string sizes, and it is small and
+maintained. Python syntax matches what users write (``body.icp_score >= 80 and
+body.email``). Google CEL (cel-python) was the alternative; its ``&&`` syntax and
+heavier runtime bought nothing here.
+
+Rules (documented in README):
+
+* Names: ``body`` and ``headers`` (lower-case header names); ``a.b`` reads key ``b``.
+  A missing key reads as ``None`` (so ``body.email`` alone tests presence).
+* Values are the coerced ones: a field the action declares with a type is seen with
+  that type; any other string that is a plain number (``"87"``, ``"-1.5"``) is seen as a
+  number, and ``""`` as ``None``, because Clay sends every cell as a string.
+* Functions: ``len``, ``lower``, ``upper``, ``int``, ``float``, ``str``.
+* A condition is checked when the configuration is saved: it must parse, and may use
+  only those names and functions. At request time an evaluation error (comparing text
+  with a number, say) makes the condition false, and the response says why.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simpleeval import SimpleEval
+
+NAMES = ("body", "headers")
+FUNCTIONS: dict[str, Any] = {
+    "len": len,
+    "lower": lambda s: str(s).lower() if s is not None else None,
+    "upper": lambda s: str(s).upper() if s is not None else None,
+    "int": int,
+    "float": float,
+    "str": str,
+}
+_CONSTANTS = {"True", "False", "None", "true", "false", "null"}
+_PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+MAX_LENGTH = 1000
+_ALLOWED_NAMES = frozenset(NAMES) | _CONSTANTS | frozenset(FUNCTIONS)
+
+
+class View(dict):  # type: ignore[type-arg]
+    """A dict whose missing keys read as ``None`` (for ``body.maybe`` in conditions)."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def view(value: Any) -> Any:
+    """``value`` prepared for conditions: nested dicts become :class:`View`, plain numeric
+    strings become numbers and blank strings ``None``."""
+    if isinstance(value, Mapping):
+        return View({k: view(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [view(v) for v in value]
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if _PLAIN_NUMBER.match(text):
+            return float(text) if "." in text else int(text)
+    return value
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A checked ``when`` expression."""
+
+    source: str
+    tree: Any
+
+    def evaluate(self, names: dict[str, Any]) -> tuple[bool, str | None]:
+        """``(truthy, error)``: the result, or ``False`` and why it could not evaluate."""
+        evaluator = SimpleEval(names=names, functions=FUNCTIONS)
+        try:
+            return bool(evaluator.eval(self.source, previously_parsed=self.tree)), None
+        except Exception as exc:  # simpleeval raises many kinds; all mean "not true"
+            return False, f"condition {self.source!r} could not be evaluated: {exc}"
+
+
+def compile_condition(source: str) -> Condition:
+    """Check and compile ``source``; :class:`ValueError` says what is wrong."""
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError("a condition must be a non-empty expression")
+    if len(source) > MAX_LENGTH:
+        raise ValueError(f"a condition is limited to {MAX_LENGTH} characters")
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"condition {source!r} does not parse: {exc.msg}") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in _ALLOWED_NAMES:
+            raise ValueError(
+                f"condition {source!r} uses unknown name {node.id!r}; "
+                "use body.<field> or headers.<name>"
+            )
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise ValueError(f"condition {source!r} may not use {node.attr!r}")
+        if isinstance(
+            node,
+            ast.Lambda
+            | ast.ListComp
+            | ast.DictComp
+            | ast.SetComp
+            | ast.GeneratorExp
+            | ast.NamedExpr,
+        ):
+            raise ValueError(f"condition {source!r} uses a construct that is not allowed")
+    text = source.strip()
+    normalised = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", text))
+    normalised = re.sub(r"\bnull\b", "None", normalised)
+    parsed = SimpleEval(functions=FUNCTIONS).parse(normalised)
+    return Condition(normalised, parsed)

@@ -1,0 +1,264 @@
+"""Turning one event into a plan: which actions run, with which coerced values.
+
+Pure: no I/O. :func:`plan_event` never writes; it raises :class:`MissingField` /
+:class:`InvalidField` (and ``unmapped_event`` in strict mode) before anything is applied,
+so a bad row rejects the whole event with nothing written.
+
+Execution order (documented): actions run in the order the mapping lists them. A
+``when`` that is false (or cannot be evaluated) skips that action and only that one;
+the response says so. Every action that will run is fully validated before the first
+write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from claybridge.actions.upsert_customer import CustomerInput, parse_customer
+from claybridge.errors import ClaybridgeError, InvalidField, MissingField
+from claybridge.mapping.conditions import Condition, compile_condition, view
+from claybridge.mapping.model import (
+    CUSTOMER_FIELDS,
+    PERSON_FIELDS,
+    ActionSpec,
+    FieldSpec,
+    SourceConfig,
+)
+from claybridge.mapping.paths import Path, parse_path
+from claybridge.mapping.types import coerce_as
+
+MAX_KEY = 255
+_PERSON_TYPES = {"email": "email", "avatar_url": "url"}
+
+
+@dataclass(frozen=True)
+class CompiledField:
+    """A field spec with its path parsed."""
+
+    name: str
+    path: Path | None
+    type: str
+    required: bool
+    value: Any
+    custom: bool  # configured by the user (errors then name the path)
+
+    def resolve(self, event: dict[str, Any]) -> Any:
+        return self.value if self.path is None else self.path.resolve(event)
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if (self.custom and self.path) else self.name
+
+
+def _field(
+    name: str,
+    spec: FieldSpec | None,
+    default_path: str,
+    default_type: str = "any",
+    required: bool = False,
+) -> CompiledField:
+    if spec is None:
+        return CompiledField(name, parse_path(default_path), default_type, required, None, False)
+    type_name = spec.type if spec.type != "any" else default_type
+    return CompiledField(
+        name,
+        parse_path(spec.path) if spec.path else None,
+        type_name,
+        spec.required or required,
+        spec.value,
+        True,
+    )
+
+
+@dataclass(frozen=True)
+class CompiledAction:
+    """An action ready to plan."""
+
+    index: int
+    kind: str
+    condition: Condition | None
+    fields: tuple[CompiledField, ...]
+    key: CompiledField | None = None
+    collection: str | None = None
+    properties: Path | None = None
+
+
+@dataclass(frozen=True)
+class CompiledConfig:
+    """A source configuration with paths and conditions compiled once."""
+
+    event_path: Path
+    default_event: str | None
+    strict: bool
+    mappings: dict[str, tuple[CompiledAction, ...]]
+
+
+def _compile_action(index: int, spec: ActionSpec) -> CompiledAction:
+    condition = compile_condition(spec.when) if spec.when else None
+    if spec.kind == "upsert_customer":
+        fields = tuple(
+            _field(name, spec.fields.get(name), f"body.{name}") for name in CUSTOMER_FIELDS
+        )
+        return CompiledAction(index, spec.kind, condition, fields)
+    props = parse_path(spec.properties or "body")
+    if spec.kind == "identify_person":
+        names = [n for n in PERSON_FIELDS if n in spec.fields] if spec.fields else PERSON_FIELDS
+        fields = tuple(
+            _field(n, spec.fields.get(n), f"body.{n}", _PERSON_TYPES.get(n, "string"))
+            for n in names
+        )
+        key = _field("id", spec.id, "body.email", "string", required=True)
+        return CompiledAction(index, spec.kind, condition, fields, key, None, props)
+    key = _field("id", spec.id, "body.id", "string", required=True)
+    return CompiledAction(index, spec.kind, condition, (), key, spec.collection, props)
+
+
+def compile_config(config: SourceConfig) -> CompiledConfig:
+    """Compile a validated configuration."""
+    return CompiledConfig(
+        event_path=parse_path(config.event_path),
+        default_event=config.default_event,
+        strict=config.strict,
+        mappings={
+            name: tuple(_compile_action(i, a) for i, a in enumerate(actions))
+            for name, actions in config.mappings.items()
+        },
+    )
+
+
+@dataclass
+class PlannedAction:
+    """What one action will do (``skipped`` with a reason, or ``apply`` with values)."""
+
+    index: int
+    kind: str
+    status: str
+    reason: str | None = None
+    customer: CustomerInput | None = None
+    key: str | None = None
+    collection: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """The event name, the planned actions and any warnings."""
+
+    event_name: str | None
+    actions: list[PlannedAction]
+    warnings: list[str]
+
+
+def _coerced(f: CompiledField, event: dict[str, Any]) -> Any:
+    raw = f.resolve(event)
+    try:
+        value = coerce_as(f.type, raw)
+    except ValueError as exc:
+        raise InvalidField(f"{f.label}: {exc}", field=f.label) from None
+    if value is None and f.required:
+        raise MissingField(f"{f.label} is required", field=f.label)
+    return value
+
+
+def _key(f: CompiledField, event: dict[str, Any]) -> str:
+    value = _coerced(f, event)
+    key = str(value).strip()
+    if not key:
+        raise MissingField(f"{f.label} is required", field=f.label)
+    if len(key) > MAX_KEY:
+        raise InvalidField(f"{f.label}: longer than {MAX_KEY} characters", field=f.label)
+    return key
+
+
+def _properties(path: Path | None, event: dict[str, Any]) -> dict[str, Any]:
+    value = path.resolve(event) if path else None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidField(f"{path}: properties must be an object", field=str(path))
+    return value
+
+
+def _plan_action(
+    action: CompiledAction, event: dict[str, Any], date_order: str, names: dict[str, Any] | None
+) -> PlannedAction:
+    if action.condition is not None:
+        if names is None:
+            names = {"body": view(event["body"]), "headers": view(event["headers"])}
+        for f in action.fields:  # the condition sees declared fields with their types
+            if f.path is not None and f.path.root == "body" and f.type != "any":
+                # An uncoercible value stays as sent; the action's validation reports it.
+                with contextlib.suppress(ValueError):
+                    _set(names["body"], f.path.segments, coerce_as(f.type, f.resolve(event)))
+        ok, error = action.condition.evaluate(names)
+        if not ok:
+            return PlannedAction(
+                action.index,
+                action.kind,
+                "skipped",
+                error or f"condition {action.condition.source!r} is false",
+            )
+    if action.kind == "upsert_customer":
+        raw = {f.name: f.resolve(event) for f in action.fields}
+        try:
+            customer = parse_customer(raw, date_order=date_order)
+        except ClaybridgeError as exc:
+            # Name the configured path rather than the action's field name, if custom.
+            label = next((f.label for f in action.fields if f.name == exc.field), None)
+            if label is not None and label != exc.field:
+                exc.message = exc.message.replace(str(exc.field), label, 1)
+                exc.field = label
+            raise
+        return PlannedAction(action.index, action.kind, "apply", customer=customer)
+    assert action.key is not None
+    key = _key(action.key, event)
+    values = {f.name: _coerced(f, event) for f in action.fields}
+    return PlannedAction(
+        action.index,
+        action.kind,
+        "apply",
+        key=key,
+        collection=action.collection,
+        values=values,
+        properties=_properties(action.properties, event),
+    )
+
+
+def _set(target: dict[str, Any], segments: tuple[str, ...], value: Any) -> None:
+    for segment in segments[:-1]:
+        nxt = target.get(segment)
+        if not isinstance(nxt, dict):
+            return
+        target = nxt
+    if segments:
+        target[segments[-1]] = value
+
+
+def event_name(config: CompiledConfig, event: dict[str, Any]) -> str | None:
+    """The event's name from ``event_path``, or the source's default."""
+    raw = config.event_path.resolve(event)
+    name = str(raw).strip() if isinstance(raw, str | int | float) else ""
+    return name or config.default_event
+
+
+def plan_event(config: CompiledConfig, event: dict[str, Any], *, date_order: str = "MDY") -> Plan:
+    """Plan ``event`` (``{"body": …, "headers": …}``); see the module docstring."""
+    name = event_name(config, event)
+    actions = config.mappings.get(name) if name else None
+    if actions is None:
+        message = (
+            f"no mapping for event {name!r}"
+            if name
+            else f"no event name at {config.event_path} and no default event"
+        )
+        if config.strict:
+            raise ClaybridgeError(
+                message, code="unmapped_event", status_code=422, field=str(config.event_path)
+            )
+        return Plan(name, [], [f"{message}; nothing was done"])
+    names = None
+    planned = [_plan_action(a, event, date_order, names) for a in actions]
+    return Plan(name, planned, [])

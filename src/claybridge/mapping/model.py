@@ -1,0 +1,188 @@
+"""The source configuration: event routing, mappings and their actions.
+
+Validated when saved (API, CLI or YAML), never discovered at request time: unknown
+action kinds, paths that do not parse, conditions that do not compile and unknown
+types are refused with a message naming where (``mappings.lead.enriched[0].when``).
+
+Shape (YAML shown; JSON is the same)::
+
+    event_path: body.event          # where the event name is read
+    default_event: lead.enriched    # used when that path is empty
+    strict: false                   # true: an unmapped event is 422, not 200 + warning
+    mappings:
+      lead.enriched:
+        - kind: identify_person
+          id: body.email            # the person's key (default body.email)
+          when: body.icp_score >= 80 and body.email
+          fields:
+            full_name: body.full_name
+            email: {path: body.email, type: email, required: true}
+          properties: body          # merged into the person (default: the whole row)
+        - kind: set_object
+          collection: accounts
+          id: {path: body.company_domain, type: domain}
+
+A field is a path string, or ``{path, type, required}``, or ``{value: <constant>}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from claybridge.mapping.conditions import compile_condition
+from claybridge.mapping.paths import parse_path
+from claybridge.mapping.types import TYPE_NAMES
+
+ActionKind = Literal["upsert_customer", "identify_person", "set_object"]
+ACTION_KINDS: tuple[str, ...] = ("upsert_customer", "identify_person", "set_object")
+
+# Field names each action accepts (and, for upsert_customer, requires).
+CUSTOMER_FIELDS = ("name", "websiteUrl", "owner", "ownerEmail", "stage", "arr", "renewalDate")
+PERSON_FIELDS = ("full_name", "email", "phone_number", "avatar_url")
+MAX_ACTIONS = 20
+
+
+class FieldSpec(BaseModel):
+    """Where a value comes from and how it is coerced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None
+    type: str = "any"
+    required: bool = False
+    value: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str) else data
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_path(value)
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in TYPE_NAMES:
+            raise ValueError(f"unknown type {value!r}; known: {', '.join(TYPE_NAMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        if self.path is None and self.value is None:
+            raise ValueError("a field needs a path or a constant value")
+        if self.path is not None and self.value is not None:
+            raise ValueError("a field has a path or a constant value, not both")
+        return self
+
+
+class ActionSpec(BaseModel):
+    """One action of a mapping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ActionKind
+    when: str | None = None
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    id: FieldSpec | None = None
+    collection: str | None = Field(default=None, min_length=1, max_length=100)
+    properties: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _when(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_condition(value)
+        return value
+
+    @field_validator("properties")
+    @classmethod
+    def _properties(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_path(value)
+        return value
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> ActionSpec:
+        allowed = {
+            "upsert_customer": CUSTOMER_FIELDS,
+            "identify_person": PERSON_FIELDS,
+            "set_object": (),
+        }[self.kind]
+        unknown = sorted(set(self.fields) - set(allowed))
+        if unknown:
+            known = ", ".join(allowed) or "none (use properties)"
+            raise ValueError(f"{self.kind} has no field {unknown[0]!r}; its fields: {known}")
+        if self.kind == "set_object":
+            if not self.collection:
+                raise ValueError("set_object needs a collection, e.g. collection: accounts")
+            if self.id is None:
+                raise ValueError("set_object needs an id path, e.g. id: body.domain")
+        elif self.collection is not None:
+            raise ValueError(f"{self.kind} takes no collection")
+        if self.kind == "upsert_customer" and (self.id is not None or self.properties):
+            raise ValueError("upsert_customer takes fields only (no id or properties)")
+        return self
+
+
+class SourceConfig(BaseModel):
+    """Everything a source does with the events it receives."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_path: str = "body.event"
+    default_event: str | None = None
+    strict: bool = False
+    mappings: dict[str, list[ActionSpec]] = Field(default_factory=dict)
+
+    @field_validator("event_path")
+    @classmethod
+    def _event_path(cls, value: str) -> str:
+        parse_path(value)
+        return value
+
+    @field_validator("mappings")
+    @classmethod
+    def _mappings(cls, value: dict[str, list[ActionSpec]]) -> dict[str, list[ActionSpec]]:
+        for name, actions in value.items():
+            if not name.strip() or len(name) > 200:
+                raise ValueError(f"event name {name!r} must be 1 to 200 characters")
+            if not actions:
+                raise ValueError(f"mapping {name!r} has no actions")
+            if len(actions) > MAX_ACTIONS:
+                raise ValueError(f"mapping {name!r} has more than {MAX_ACTIONS} actions")
+        return value
+
+
+def error_location(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as a dotted key path: ``mappings.lead.enriched[0].when``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith("function"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_config(data: dict[str, Any]) -> SourceConfig:
+    """Validate ``data``; raises :class:`claybridge.errors.InvalidField` naming the key."""
+    from pydantic import ValidationError
+
+    from claybridge.errors import InvalidField
+
+    try:
+        return SourceConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = error_location(tuple(first["loc"])) or "config"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InvalidField(f"{where}: {message}", field=where, code="invalid_config") from None

@@ -1,0 +1,104 @@
+"""People, keyed by the mapping's id path (the email by default)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from claybridge.errors import NotFound
+from claybridge.ids import new_id
+from claybridge.records.merge import changed_fields, merge_properties
+from claybridge.records.paging import Page, fetch_page
+from claybridge.storage.tables import people
+
+FIELDS = ("full_name", "email", "phone_number", "avatar_url")
+_BY_KEY = sa.select(people).where(people.c.key == sa.bindparam("key"))
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    """A person as the API, the CLI and ingest answers show it."""
+    return {
+        "id": row["id"],
+        "key": row["key"],
+        **{f: row[f] for f in FIELDS},
+        "properties": row["properties"],
+        "created_at": row.get("created_at"),
+        "updated_at": row.get("updated_at"),
+    }
+
+
+def preview(
+    conn: sa.Connection, key: str, values: dict[str, Any], properties: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """The person as :func:`identify` would leave it, without writing (dry run)."""
+    existing = conn.execute(_BY_KEY, {"key": key}).first()
+    base = (
+        dict(existing._mapping)
+        if existing
+        else {"id": None, "key": key, "properties": {}, **dict.fromkeys(FIELDS)}
+    )
+    merged = {**base, **changed_fields(values)}
+    merged["properties"] = merge_properties(base["properties"] or {}, properties)
+    return merged, existing is None
+
+
+def identify(
+    conn: sa.Connection,
+    key: str,
+    values: dict[str, Any],
+    properties: dict[str, Any],
+    *,
+    source_id: str | None,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """Create or merge the person with ``key``; returns the stored row and ``created``."""
+    existing = conn.execute(_BY_KEY, {"key": key}).first()
+    if existing is None:
+        row = {
+            "id": new_id("per"),
+            "key": key,
+            **dict.fromkeys(FIELDS),
+            **changed_fields(values),
+            "properties": merge_properties({}, properties),
+            "source_id": source_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        conn.execute(people.insert().values(**row))
+        return row, True
+    stored = dict(existing._mapping)
+    update = {
+        **changed_fields(values),
+        "properties": merge_properties(stored["properties"] or {}, properties),
+        "source_id": source_id,
+        "updated_at": now,
+    }
+    conn.execute(people.update().where(people.c.id == stored["id"]).values(**update))
+    return {**stored, **update}, False
+
+
+def get(conn: sa.Connection, ref: str) -> dict[str, Any]:
+    """A person by id or key; :class:`NotFound` otherwise."""
+    row = conn.execute(
+        sa.select(people).where(sa.or_(people.c.id == ref, people.c.key == ref))
+    ).first()
+    if row is None:
+        raise NotFound(f"no person {ref!r}")
+    return dict(row._mapping)
+
+
+def search(conn: sa.Connection, *, q: str | None, cursor: str | None, limit: int) -> Page:
+    """People newest first, optionally those whose key, name or email contains ``q``."""
+    query = sa.select(people)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(people.c.key).like(pattern),
+                sa.func.lower(people.c.full_name).like(pattern),
+                sa.func.lower(people.c.email).like(pattern),
+            )
+        )
+    return fetch_page(conn, query, people.c.id, cursor=cursor, limit=limit)
