@@ -72,7 +72,14 @@ def _one(
             owner = owners.get(conn, row["owner_id"])  # kept from an earlier row: show it
         body = customers.public(row, owner)
         body["created"] = created
-        return {"kind": action.kind, "status": status, "created": created, "customer": body}
+        # The record itself is the answer's top-level "customer" (see ingest.pipeline).
+        return {
+            "kind": action.kind,
+            "status": status,
+            "created": created,
+            "customer_id": body["id"],
+            "_customer": body,
+        }
     assert action.key is not None
     if action.kind == "identify_person":
         if dry_run:

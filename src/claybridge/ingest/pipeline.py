@@ -130,7 +130,10 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
         response["dry_run"] = True
     if plan.warnings:
         response["warnings"] = plan.warnings
-    customer = next((r["customer"] for r in results if "customer" in r), None)
+    # A customer action's record is answered once, at the top level, where Clay users
+    # read it (customer.id, customer.created); its action entry names its id.
+    customers_seen = [r.pop("_customer") for r in results if "_customer" in r]
+    customer = customers_seen[0] if customers_seen else None
     if customer is not None:
         response["customer"] = customer
     payload = orjson.dumps(response)

@@ -128,7 +128,7 @@ def compile_config(config: SourceConfig) -> CompiledConfig:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedAction:
     """What one action will do (``skipped`` with a reason, or ``apply`` with values)."""
 
@@ -143,7 +143,7 @@ class PlannedAction:
     properties: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     """The event name, the planned actions and any warnings."""
 

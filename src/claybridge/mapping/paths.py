@@ -29,6 +29,8 @@ class Path:
     def resolve(self, event: dict[str, Any]) -> Any:
         """The value at this path in ``{"body": …, "headers": …}``, or ``None``."""
         value: Any = event.get(self.root)
+        if len(self.segments) == 1 and isinstance(value, dict):  # the usual body.field
+            return value.get(self.segments[0])
         for segment in self.segments:
             if isinstance(value, dict):
                 value = value.get(segment)
