@@ -24,6 +24,8 @@ from claybridge.web.admin import router as admin_router
 from claybridge.web.errors import install_error_handlers
 from claybridge.web.health import router as health_router
 from claybridge.web.openapi import hooks_path_item
+from claybridge.web.records_api import router as records_router
+from claybridge.web.sources_api import router as sources_router
 
 
 class ClaybridgeApp:
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_error_handlers(admin)
     admin.include_router(health_router)
     admin.include_router(admin_router)
+    admin.include_router(sources_router)
+    admin.include_router(records_router)
 
     def openapi() -> dict[str, Any]:
         if admin.openapi_schema is None:

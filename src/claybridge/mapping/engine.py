@@ -42,14 +42,15 @@ class CompiledField:
     type: str
     required: bool
     value: Any
-    custom: bool  # configured by the user (errors then name the path)
+    by_name: bool = False  # errors name the field, not the path (default customer fields)
 
     def resolve(self, event: dict[str, Any]) -> Any:
         return self.value if self.path is None else self.path.resolve(event)
 
     @property
     def label(self) -> str:
-        return str(self.path) if (self.custom and self.path) else self.name
+        """How errors name this field: its path, or its name for default customer fields."""
+        return self.name if (self.by_name or self.path is None) else str(self.path)
 
 
 def _field(
@@ -58,18 +59,15 @@ def _field(
     default_path: str,
     default_type: str = "any",
     required: bool = False,
+    by_name: bool = False,
 ) -> CompiledField:
+    """Compile ``spec`` (or the default path when the mapping leaves the field out)."""
     if spec is None:
-        return CompiledField(name, parse_path(default_path), default_type, required, None, False)
+        path = parse_path(default_path)
+        return CompiledField(name, path, default_type, required, None, by_name)
     type_name = spec.type if spec.type != "any" else default_type
-    return CompiledField(
-        name,
-        parse_path(spec.path) if spec.path else None,
-        type_name,
-        spec.required or required,
-        spec.value,
-        True,
-    )
+    path_or_none = parse_path(spec.path) if spec.path else None
+    return CompiledField(name, path_or_none, type_name, spec.required or required, spec.value)
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,8 @@ def _compile_action(index: int, spec: ActionSpec) -> CompiledAction:
     condition = compile_condition(spec.when) if spec.when else None
     if spec.kind == "upsert_customer":
         fields = tuple(
-            _field(name, spec.fields.get(name), f"body.{name}") for name in CUSTOMER_FIELDS
+            _field(name, spec.fields.get(name), f"body.{name}", by_name=True)
+            for name in CUSTOMER_FIELDS
         )
         return CompiledAction(index, spec.kind, condition, fields)
     props = parse_path(spec.properties or "body")
@@ -109,7 +108,9 @@ def _compile_action(index: int, spec: ActionSpec) -> CompiledAction:
             _field(n, spec.fields.get(n), f"body.{n}", _PERSON_TYPES.get(n, "string"))
             for n in names
         )
-        key = _field("id", spec.id, "body.email", "string", required=True)
+        # Default key: the email, lower-cased (one person however Clay capitalises it).
+        key_type = "email" if spec.id is None else "string"
+        key = _field("id", spec.id, "body.email", key_type, required=True)
         return CompiledAction(index, spec.kind, condition, fields, key, None, props)
     key = _field("id", spec.id, "body.id", "string", required=True)
     return CompiledAction(index, spec.kind, condition, (), key, spec.collection, props)

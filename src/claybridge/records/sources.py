@@ -161,3 +161,55 @@ def disconnect(conn: sa.Connection, ref: str, now: datetime) -> dict[str, Any]:
     }
     conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
     return {**row, **values}
+
+
+def update(conn: sa.Connection, ref: str, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Rename a source and/or change its routing settings (``event_path``,
+    ``default_event``, ``strict``); the configuration is re-validated whole."""
+    row = find(conn, ref)
+    values: dict[str, Any] = {"updated_at": now}
+    if "name" in changes:
+        clean = " ".join(str(changes["name"] or "").split())
+        if not clean:
+            raise MissingField("name is required", field="name")
+        taken = conn.execute(
+            sa.select(sources.c.id).where(sources.c.name == clean, sources.c.id != row["id"])
+        ).first()
+        if taken:
+            raise Conflict(f"a source named {clean!r} already exists", field="name")
+        values["name"] = clean
+    routing = {k: changes[k] for k in ("event_path", "default_event", "strict") if k in changes}
+    if routing:
+        config: dict[str, Any] = {**config_data(row), **routing}
+        values["config"] = parse_config(config).model_dump(exclude_defaults=True, exclude_none=True)
+    conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
+    return {**row, **values}
+
+
+def set_mapping(
+    conn: sa.Connection, ref: str, event: str, actions: list[Any], now: datetime
+) -> dict[str, Any]:
+    """Create or replace the mapping for ``event`` (validated with the whole config)."""
+    row = find(conn, ref)
+    config = config_data(row)
+    config["mappings"] = {**config.get("mappings", {}), event: actions}
+    return set_config(conn, row["id"], config, now)
+
+
+def delete_mapping(conn: sa.Connection, ref: str, event: str, now: datetime) -> dict[str, Any]:
+    """Remove the mapping for ``event``; :class:`NotFound` if there is none."""
+    row = find(conn, ref)
+    config = config_data(row)
+    mappings = dict(config.get("mappings", {}))
+    if event not in mappings:
+        raise NotFound(f"source {row['name']!r} has no mapping for {event!r}")
+    del mappings[event]
+    config["mappings"] = mappings
+    return set_config(conn, row["id"], config, now)
+
+
+def delete(conn: sa.Connection, ref: str) -> dict[str, Any]:
+    """Delete a source and its event log; records it created stay (without a source)."""
+    row = find(conn, ref)
+    conn.execute(sources.delete().where(sources.c.id == row["id"]))
+    return row

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from claybridge.errors import InvalidField, Unauthorized
-from claybridge.records import api_keys, customers, events, owners, sources
-from claybridge.security import bearer_token
+from claybridge.errors import InvalidField
+from claybridge.records import customers, events, owners, sources
 from claybridge.state import AppState
 from claybridge.templates import DEFAULT_TEMPLATE, TEMPLATES, column_setup
-
-
-def get_state(request: Request) -> AppState:
-    """The app's shared state."""
-    state: AppState = request.app.state.claybridge
-    return state
-
-
-State = Annotated[AppState, Depends(get_state)]
-
-
-def require_api_key(request: Request, state: State) -> dict[str, Any]:
-    """Authenticate the caller by ``Authorization: Bearer <api key>``."""
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
-        raise Unauthorized(
-            "missing API key: send Authorization: Bearer <api key> "
-            "(create one with `claybridge api-keys create`)",
-            code="missing_api_key",
-        )
-    with state.db.read() as conn:
-        key = api_keys.verify(conn, token)
-    if key is None:
-        raise Unauthorized("the API key is wrong or revoked", code="invalid_api_key")
-    return key
-
+from claybridge.web.deps import Limit, State, require_api_key
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+"""Sources, owners, customers and events."""
 
 
 class SourceCreate(BaseModel):
@@ -47,6 +22,7 @@ class SourceCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     template: str = DEFAULT_TEMPLATE
+    config: dict[str, Any] | None = None
 
 
 class OwnerCreate(BaseModel):
@@ -80,7 +56,9 @@ def list_sources(state: State) -> dict[str, Any]:
 def create_source(body: SourceCreate, state: State) -> dict[str, Any]:
     """Create a source. The answer holds its token: the only time it is shown."""
     with state.db.write() as conn:
-        row, token = sources.create(conn, body.name, body.template, state.clock.now())
+        row, token = sources.create(
+            conn, body.name, body.template, state.clock.now(), config=body.config
+        )
     return _source_with_setup(state, row, token)
 
 
@@ -147,9 +125,6 @@ def remove_owner(ref: str, state: State) -> dict[str, Any]:
     with state.db.write() as conn:
         row = owners.remove(conn, ref)
     return {"ok": True, "owner": owners.public(row)}
-
-
-Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("/customers", tags=["customers"])
