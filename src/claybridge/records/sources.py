@@ -178,7 +178,9 @@ def update(conn: sa.Connection, ref: str, changes: dict[str, Any], now: datetime
         if taken:
             raise Conflict(f"a source named {clean!r} already exists", field="name")
         values["name"] = clean
-    routing = {k: changes[k] for k in ("event_path", "default_event", "strict") if k in changes}
+    routing: dict[str, Any] = {
+        k: changes[k] for k in ("event_path", "default_event", "strict") if k in changes
+    }
     if routing:
         config: dict[str, Any] = {**config_data(row), **routing}
         values["config"] = parse_config(config).model_dump(exclude_defaults=True, exclude_none=True)
