@@ -59,8 +59,12 @@ TEMPLATES: dict[str, Template] = {
                 "event_path": "body.event",
                 "default_event": "lead.enriched",
                 "mappings": {
-                    "lead.enriched": [{"kind": "identify_person", "id": "body.email"}],
-                    "contact.updated": [{"kind": "identify_person", "id": "body.email"}],
+                    "lead.enriched": [
+                        {"kind": "identify_person", "id": {"path": "body.email", "type": "email"}}
+                    ],
+                    "contact.updated": [
+                        {"kind": "identify_person", "id": {"path": "body.email", "type": "email"}}
+                    ],
                     "account.enriched": [
                         {
                             "kind": "set_object",
