@@ -22,12 +22,16 @@ LEAD = {
 
 
 def _source(admin: httpx.Client, template: str = "clay-leads", **extra: Any) -> dict[str, Any]:
-    created = admin.post("/v1/sources", json={"name": f"S {template}", "template": template,
-                                             **extra})
+    created = admin.post(
+        "/v1/sources", json={"name": f"S {template}", "template": template, **extra}
+    )
     assert created.status_code == 201, created.text
     body = created.json()
-    return {"path": f"/hooks/{body['source']['key']}", "id": body["source"]["id"],
-            "auth": {"Authorization": f"Bearer {body['token']}"}}
+    return {
+        "path": f"/hooks/{body['source']['key']}",
+        "id": body["source"]["id"],
+        "auth": {"Authorization": f"Bearer {body['token']}"},
+    }
 
 
 def _count(db: Database, table: sa.Table) -> int:
@@ -42,12 +46,20 @@ def test_clay_leads_identifies_and_merges_people(admin: httpx.Client, db: Databa
     assert first.status_code == 200, first.text
     action = first.json()["actions"][0]
     assert (action["kind"], action["status"], action["created"]) == (
-        "identify_person", "applied", True)
+        "identify_person",
+        "applied",
+        True,
+    )
     assert action["person"]["key"] == "ada@example.com"
     assert action["person"]["properties"]["job_title"] == "Engineer"
 
-    update = {"event": "contact.updated", "email": "ada@example.com", "job_title": "",
-              "company_name": "Analytical Engines", "full_name": ""}
+    update = {
+        "event": "contact.updated",
+        "email": "ada@example.com",
+        "job_title": "",
+        "company_name": "Analytical Engines",
+        "full_name": "",
+    }
     second = admin.post(src["path"], json=update, headers=src["auth"]).json()
     person = second["actions"][0]["person"]
     assert second["actions"][0]["created"] is False
@@ -76,36 +88,49 @@ def test_conditions_headers_and_order(admin: httpx.Client) -> None:
     """A condition skips one action; header paths read Clay's headers; order is kept."""
     config = {
         "default_event": "row",
-        "mappings": {"row": [
-            {"kind": "identify_person", "when": "body.icp_score >= 80 and body.email"},
-            {"kind": "set_object", "collection": "tables",
-             "id": "headers.x-clay-table-id"},
-        ]},
+        "mappings": {
+            "row": [
+                {"kind": "identify_person", "when": "body.icp_score >= 80 and body.email"},
+                {"kind": "set_object", "collection": "tables", "id": "headers.x-clay-table-id"},
+            ]
+        },
     }
     src = _source(admin, template="clay-leads", config=config)
     headers = {**src["auth"], "X-Clay-Table-Id": "t_123"}
-    cold = admin.post(src["path"], json={"email": "a@b.io", "icp_score": "42"},
-                      headers=headers).json()
+    cold = admin.post(
+        src["path"], json={"email": "a@b.io", "icp_score": "42"}, headers=headers
+    ).json()
     assert [a["status"] for a in cold["actions"]] == ["skipped", "applied"]
     assert "false" in cold["actions"][0]["reason"]
     assert cold["actions"][1]["object"]["key"] == "t_123"
-    hot = admin.post(src["path"], json={"email": "a@b.io", "icp_score": "91"},
-                     headers=headers).json()
+    hot = admin.post(
+        src["path"], json={"email": "a@b.io", "icp_score": "91"}, headers=headers
+    ).json()
     assert [a["status"] for a in hot["actions"]] == ["applied", "applied"]
 
 
 def test_missing_required_path_writes_nothing(admin: httpx.Client, db: Database) -> None:
     """A required field resolving to nothing rejects the event and writes no record."""
-    config = {"default_event": "row", "mappings": {"row": [
-        {"kind": "set_object", "collection": "accounts", "id": "body.domain"},
-        {"kind": "identify_person",
-         "fields": {"email": {"path": "body.email", "required": True}}},
-    ]}}
+    config = {
+        "default_event": "row",
+        "mappings": {
+            "row": [
+                {"kind": "set_object", "collection": "accounts", "id": "body.domain"},
+                {
+                    "kind": "identify_person",
+                    "fields": {"email": {"path": "body.email", "required": True}},
+                },
+            ]
+        },
+    }
     src = _source(admin, config=config)
     answer = admin.post(src["path"], json={"domain": "acme.com"}, headers=src["auth"])
     assert answer.status_code == 400
-    assert answer.json()["error"] == {"code": "missing_field",
-                                      "message": "body.email is required", "field": "body.email"}
+    assert answer.json()["error"] == {
+        "code": "missing_field",
+        "message": "body.email is required",
+        "field": "body.email",
+    }
     assert _count(db, objects) == 0
     assert _count(db, people) == 0
 
@@ -136,8 +161,9 @@ def test_dry_run_writes_only_a_dry_run_event(admin: httpx.Client, db: Database) 
     with db.read() as conn:
         statuses = [r.status for r in conn.execute(sa.select(events.c.status))]
     assert statuses == ["dry_run", "dry_run"]
-    bad = admin.post(f"{src['path']}?dry_run=true", json={"event": "lead.enriched"},
-                     headers=src["auth"])
+    bad = admin.post(
+        f"{src['path']}?dry_run=true", json={"event": "lead.enriched"}, headers=src["auth"]
+    )
     assert bad.status_code == 400
 
 
@@ -146,12 +172,17 @@ def test_mapping_crud_validates_on_save(admin: httpx.Client) -> None:
     src = _source(admin)
     base = f"/v1/sources/{src['id']}/mappings"
     assert set(admin.get(base).json()["mappings"]) == {
-        "lead.enriched", "contact.updated", "account.enriched"}
+        "lead.enriched",
+        "contact.updated",
+        "account.enriched",
+    }
     actions = [{"kind": "set_object", "collection": "deals", "id": "body.deal_id"}]
     assert admin.put(f"{base}/deal.won", json=actions).status_code == 200
     assert admin.get(f"{base}/deal.won").json()["actions"][0]["collection"] == "deals"
-    bad = admin.put(f"{base}/deal.won", json=[{"kind": "set_object", "collection": "d",
-                                                "id": "body.x", "when": "body.x >"}])
+    bad = admin.put(
+        f"{base}/deal.won",
+        json=[{"kind": "set_object", "collection": "d", "id": "body.x", "when": "body.x >"}],
+    )
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "mappings.deal.won[0].when"
     unknown = admin.put(f"{base}/x", json=[{"kind": "launch_rocket"}])

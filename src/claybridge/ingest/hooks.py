@@ -96,7 +96,9 @@ class HooksEndpoint:
         except Exception:
             log.exception("unexpected error on ingest", source_key=key)
             response = IngestResponse(500, error_body("internal_error", "internal error"))
-        extra = [(b"connection", b"close")] if body is None else None
+        extra = [(b"connection", b"close")] if body is None else []
+        if response.headers:
+            extra.extend(response.headers)
         if response.status_code >= 400:
             error = response.body.get("error", {})
             log.info(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -22,10 +22,11 @@ from claybridge.errors import ClaybridgeError, PayloadTooLarge, Unauthorized, er
 from claybridge.ids import new_id
 from claybridge.ingest.apply import apply_plan, resolve_owners
 from claybridge.ingest.committer import batch_scope, defer_insert
+from claybridge.ingest.idempotency import event_key
 from claybridge.ingest.parse import parse_object
 from claybridge.mapping.engine import CompiledConfig, Plan, compile_config, plan_event
 from claybridge.mapping.model import parse_config
-from claybridge.records import events, owners, sources
+from claybridge.records import events, idempotency, owners, sources
 from claybridge.redact import has_secrets, redact_body, redact_headers
 from claybridge.security import bearer_token, matches
 
@@ -58,6 +59,7 @@ class IngestResponse:
     status_code: int
     body: dict[str, Any]
     payload: bytes | None = None
+    headers: list[tuple[bytes, bytes]] | None = None
 
 
 def _stored_body(raw: bytes | None, parsed: dict[str, Any] | None) -> str | None:
@@ -95,6 +97,8 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     parsed: dict[str, Any] | None = None
     headers = redact_headers(req.headers)
     plan: Plan | None = None
+    claimed: str | None = None  # the idempotency key this event holds
+    note: str | None = None
     try:
         if req.trusted and req.parsed is not None:
             parsed = req.parsed
@@ -103,11 +107,19 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
             if req.body is None:
                 raise PayloadTooLarge(f"the request body is larger than {req.max_body_bytes} bytes")
             parsed = parse_object(req.body)
-        plan = plan_event(
-            compiled_config(source),
-            {"body": parsed, "headers": headers},
-            date_order=req.date_order,
-        )
+        config = compiled_config(source)
+        event = {"body": parsed, "headers": headers}
+        if not req.dry_run and config.idempotency_mode != "off":
+            key, note = event_key(config.idempotency_mode, config.idempotency_path, event)
+            if key is not None:
+                expires = req.received_at + timedelta(seconds=config.idempotency_window)
+                owner = idempotency.claim(
+                    conn, source["id"], key, event_id, req.received_at, expires
+                )
+                if owner is not None:
+                    return _replay(conn, event_id, source, req, headers, parsed, owner)
+                claimed = key
+        plan = plan_event(config, event, date_order=req.date_order)
         resolved = resolve_owners(conn, plan, _cached_owner)
         results = apply_plan(
             conn,
@@ -118,6 +130,8 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
             dry_run=req.dry_run,
         )
     except ClaybridgeError as exc:
+        if claimed is not None:
+            idempotency.release(conn, source["id"], claimed)  # only successes keep keys
         response = {**exc.to_body(), "event_id": event_id}
         if plan is not None:
             response["event"] = plan.event_name
@@ -135,8 +149,9 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     response = {"ok": True, "event_id": event_id, "event": plan.event_name, "actions": results}
     if req.dry_run:
         response["dry_run"] = True
-    if plan.warnings:
-        response["warnings"] = plan.warnings
+    warnings = plan.warnings + ([note] if note else [])
+    if warnings:
+        response["warnings"] = warnings
     # A customer action's record is answered once, at the top level, where Clay users
     # read it (customer.id, customer.created); its action entry names its id.
     customers_seen = [r.pop("_customer") for r in results if "_customer" in r]
@@ -144,6 +159,8 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     if customer is not None:
         response["customer"] = customer
     payload = orjson.dumps(response)
+    if claimed is not None:
+        idempotency.complete(conn, source["id"], claimed, payload.decode())
     row = _event_row(
         event_id,
         source,
@@ -155,10 +172,38 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
         None if req.dry_run or customer is None else customer["id"],
     )
     row["event_name"] = plan.event_name
+    row["note"] = note
     if req.dry_run:
         row["status"] = events.DRY_RUN
     defer_insert(conn, events.INSERT_PREPARED, row)
     return IngestResponse(200, response, payload)
+
+
+REPLAYED = [(b"idempotent-replayed", b"true")]
+
+
+def _replay(
+    conn: sa.Connection,
+    event_id: str,
+    source: dict[str, Any],
+    req: IngestRequest,
+    headers: dict[str, str],
+    parsed: dict[str, Any],
+    owner: dict[str, Any],
+) -> IngestResponse:
+    """Answer a repeat with the original answer, and log it as a duplicate."""
+    stored = owner["response_body"]
+    if stored is None:  # pragma: no cover - the owner completes before it commits
+        raise ClaybridgeError(
+            "the first request with this key is still being processed",
+            code="idempotency_in_progress",
+            status_code=409,
+        )
+    payload = stored.encode()
+    row = _event_row(event_id, source, req, headers, parsed, 200, payload, None)
+    row.update(status=events.DUPLICATE, note=f"repeat of {owner['event_id']}")
+    defer_insert(conn, events.INSERT_PREPARED, row)
+    return IngestResponse(200, orjson.loads(payload), payload, REPLAYED)
 
 
 _COMPILED: dict[tuple[str, Any], CompiledConfig] = {}
@@ -259,4 +304,5 @@ def _event_row(
         "response_body": payload.decode(),
         "customer_id": customer_id,
         "event_name": None,
+        "note": None,
     }

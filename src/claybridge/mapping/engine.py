@@ -91,6 +91,9 @@ class CompiledConfig:
     default_event: str | None
     strict: bool
     mappings: dict[str, tuple[CompiledAction, ...]]
+    idempotency_mode: str = "off"
+    idempotency_path: str | None = None
+    idempotency_window: int = 86_400
 
 
 def _compile_action(index: int, spec: ActionSpec) -> CompiledAction:
@@ -126,6 +129,9 @@ def compile_config(config: SourceConfig) -> CompiledConfig:
             name: tuple(_compile_action(i, a) for i, a in enumerate(actions))
             for name, actions in config.mappings.items()
         },
+        idempotency_mode=config.idempotency.mode,
+        idempotency_path=config.idempotency.key_path,
+        idempotency_window=config.idempotency.window_seconds,
     )
 
 

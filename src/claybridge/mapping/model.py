@@ -131,6 +131,29 @@ class ActionSpec(BaseModel):
         return self
 
 
+class Idempotency(BaseModel):
+    """How repeats of one row are recognised (see ``claybridge.ingest.idempotency``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["off", "key", "content_hash"] = "off"
+    key_path: str | None = None
+    window_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
+
+    @field_validator("key_path")
+    @classmethod
+    def _key_path(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_path(value)
+        return value
+
+    @model_validator(mode="after")
+    def _needs_path(self) -> Idempotency:
+        if self.mode == "key" and not self.key_path:
+            raise ValueError("mode key needs a key_path, e.g. body.clay_row_id")
+        return self
+
+
 class SourceConfig(BaseModel):
     """Everything a source does with the events it receives."""
 
@@ -139,6 +162,7 @@ class SourceConfig(BaseModel):
     event_path: str = "body.event"
     default_event: str | None = None
     strict: bool = False
+    idempotency: Idempotency = Field(default_factory=Idempotency)
     mappings: dict[str, list[ActionSpec]] = Field(default_factory=dict)
 
     @field_validator("event_path")

@@ -14,6 +14,8 @@ from claybridge.storage.tables import events, sources
 
 __all__ = [
     "ACCEPTED",
+    "DRY_RUN",
+    "DUPLICATE",
     "INSERT_PREPARED",
     "REJECTED",
     "STATUSES",
@@ -27,7 +29,8 @@ __all__ = [
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 DRY_RUN = "dry_run"
-STATUSES = (ACCEPTED, REJECTED, DRY_RUN)
+DUPLICATE = "duplicate"
+STATUSES = (ACCEPTED, REJECTED, DRY_RUN, DUPLICATE)
 
 _INSERT = events.insert()  # built once; executed with a parameter dict
 # The ingest path writes events in bulk at commit (see ingest.committer.defer_insert).
@@ -68,6 +71,7 @@ def public(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
         ),
         "customer_id": row["customer_id"],
         "event_name": row.get("event_name"),
+        "note": row.get("note"),
     }
     if full:
         out["request"] = {"headers": row["request_headers"], "body": _body(row["request_body"])}

@@ -87,6 +87,8 @@ events = sa.Table(
     sa.Column("response_body", sa.Text(), nullable=False),
     sa.Column("customer_id", ID, sa.ForeignKey("customers.id", ondelete="SET NULL"), nullable=True),
     sa.Column("event_name", sa.String(200), nullable=True),
+    # Why an event was processed without idempotency, or whose duplicate it is.
+    sa.Column("note", sa.Text(), nullable=True),
     sa.Index("ix_events_source_id_received_at", "source_id", "received_at"),
     sa.Index("ix_events_status_received_at", "status", "received_at"),
 )
@@ -129,4 +131,16 @@ objects = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("collection", "key"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("source_id", ID, sa.ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    # The event that claimed the key, and the answer a repeat gets back.
+    sa.Column("event_id", ID, nullable=False),
+    sa.Column("response_body", sa.Text(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
