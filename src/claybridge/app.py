@@ -34,7 +34,7 @@ class ClaybridgeApp:
     def __init__(self, state: AppState, admin: FastAPI) -> None:
         self.state = state
         self.admin = admin
-        self.hooks = HooksEndpoint(state.settings, state.committer, state.clock)
+        self.hooks = HooksEndpoint(state.settings, state.committer, state.clock, state.box)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIX):

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     commit_batch_max: int = Field(
         default=256, ge=1, description="Most ingest requests grouped into one transaction."
     )
+    secret_key: str | None = Field(
+        default=None,
+        description="Fernet key encrypting stored signing secrets; unset means "
+        "<data_dir>/secret.key, created on first use (mode 0600).",
+    )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_format: Literal["json", "console"] = Field(
         default="json", description="Structured JSON logs, or human-friendly console lines."

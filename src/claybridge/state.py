@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
 from claybridge.ingest.committer import Committer
+from claybridge.secretbox import SecretBox, load_key
 from claybridge.storage.database import Database
 
 
@@ -18,10 +19,13 @@ class AppState:
     clock: Clock = field(default_factory=SystemClock)
     db: Database = field(init=False)
     committer: Committer = field(init=False)
+    box: SecretBox = field(init=False)
 
     def __post_init__(self) -> None:
         self.db = Database(
             self.settings.resolved_database_url,
             sqlite_synchronous=self.settings.sqlite_synchronous,
         )
+        # Lazy: the key file is read or created on first use, not at start.
+        self.box = SecretBox(lambda: load_key(self.settings.data_dir, self.settings.secret_key))
         self.committer = Committer(self.db, max_batch=self.settings.commit_batch_max)

@@ -21,6 +21,7 @@ from claybridge.config import Settings
 from claybridge.errors import error_body
 from claybridge.ingest.committer import Committer
 from claybridge.ingest.pipeline import IngestRequest, IngestResponse, handle
+from claybridge.secretbox import SecretBox
 
 PREFIX = "/hooks/"
 log = structlog.get_logger(__name__)
@@ -48,10 +49,13 @@ async def send_json(
 class HooksEndpoint:
     """The ASGI callable for every path under ``/hooks/``."""
 
-    def __init__(self, settings: Settings, committer: Committer, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, committer: Committer, clock: Clock, box: SecretBox
+    ) -> None:
         self._settings = settings
         self._committer = committer
         self._clock = clock
+        self._box = box
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         received_at = self._clock.now()
@@ -85,6 +89,7 @@ class HooksEndpoint:
             date_order=self._settings.date_order,
             authorization=authorization,
             dry_run=_dry_run(scope.get("query_string", b"")),
+            box=self._box,
         )
         try:
             response = await self._committer.submit(lambda conn: handle(conn, request))

@@ -11,7 +11,7 @@ leaves a half-written record: only its rejected event is stored.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,10 +24,12 @@ from claybridge.ingest.apply import apply_plan, resolve_owners
 from claybridge.ingest.committer import batch_scope, defer_insert
 from claybridge.ingest.idempotency import event_key
 from claybridge.ingest.parse import parse_object
+from claybridge.ingest.signatures import SignatureError, verify_hmac, verify_standard
 from claybridge.mapping.engine import CompiledConfig, Plan, compile_config, plan_event
 from claybridge.mapping.model import parse_config
 from claybridge.records import events, idempotency, owners, sources
 from claybridge.redact import has_secrets, redact_body, redact_headers
+from claybridge.secretbox import SecretBox
 from claybridge.security import bearer_token, matches
 
 SOURCE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -50,6 +52,7 @@ class IngestRequest:
     # already parsed.
     trusted: bool = False
     parsed: dict[str, Any] | None = None
+    box: SecretBox | None = None  # decrypts the source's signing secrets
 
 
 @dataclass(slots=True)
@@ -104,10 +107,13 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
             parsed = req.parsed
         else:
             _authenticate(source, req.authorization, scope.setdefault("tokens", set()))
+            config = compiled_config(source, req.box)
+            if config.signature_scheme != "none":
+                _verify_signature(config, req)
             if req.body is None:
                 raise PayloadTooLarge(f"the request body is larger than {req.max_body_bytes} bytes")
             parsed = parse_object(req.body)
-        config = compiled_config(source)
+        config = compiled_config(source, req.box)
         event = {"body": parsed, "headers": headers}
         if not req.dry_run and config.idempotency_mode != "off":
             key, note = event_key(config.idempotency_mode, config.idempotency_path, event)
@@ -209,7 +215,7 @@ def _replay(
 _COMPILED: dict[tuple[str, Any], CompiledConfig] = {}
 
 
-def compiled_config(source: dict[str, Any]) -> CompiledConfig:
+def compiled_config(source: dict[str, Any], box: SecretBox | None = None) -> CompiledConfig:
     """The source's compiled configuration, cached per (source, last update).
 
     The key changes whenever the source is saved, so an edited mapping applies to the
@@ -221,6 +227,12 @@ def compiled_config(source: dict[str, Any]) -> CompiledConfig:
         if len(_COMPILED) > 1000:
             _COMPILED.clear()
         found = compile_config(parse_config(sources.config_data(source)))
+        if found.signature_secrets:  # decrypted once, kept in memory only
+            if box is None:
+                raise RuntimeError("signing secrets need a SecretBox to decrypt them")
+            found = replace(
+                found, signature_secrets=tuple(box.decrypt(s) for s in found.signature_secrets)
+            )
         _COMPILED[key] = found
     return found
 
@@ -246,6 +258,25 @@ def _resolve_owner(
     if isinstance(found, ClaybridgeError):
         raise found
     return found  # type: ignore[no-any-return]
+
+
+def _verify_signature(config: CompiledConfig, req: IngestRequest) -> None:
+    """Check the request's signature over the raw body; 401 ``invalid_signature``."""
+    raw = {name.lower(): value for name, value in req.headers}
+    body = req.body or b""
+    try:
+        if config.signature_scheme == "hmac_sha256":
+            verify_hmac(body, raw.get(config.signature_header), config.signature_secrets)
+        else:
+            verify_standard(
+                body,
+                raw,
+                config.signature_secrets,
+                req.received_at.timestamp(),
+                config.signature_tolerance,
+            )
+    except SignatureError as exc:
+        raise Unauthorized(f"signature check failed: {exc}", code="invalid_signature") from None
 
 
 def _authenticate(

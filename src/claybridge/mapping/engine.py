@@ -94,6 +94,10 @@ class CompiledConfig:
     idempotency_mode: str = "off"
     idempotency_path: str | None = None
     idempotency_window: int = 86_400
+    signature_scheme: str = "none"
+    signature_header: str = "x-signature"
+    signature_secrets: tuple[str, ...] = ()  # stored form (encrypted); see ingest.pipeline
+    signature_tolerance: int = 300
 
 
 def _compile_action(index: int, spec: ActionSpec) -> CompiledAction:
@@ -132,6 +136,10 @@ def compile_config(config: SourceConfig) -> CompiledConfig:
         idempotency_mode=config.idempotency.mode,
         idempotency_path=config.idempotency.key_path,
         idempotency_window=config.idempotency.window_seconds,
+        signature_scheme=config.signature.scheme,
+        signature_header=config.signature.header.lower(),
+        signature_secrets=tuple(config.signature.secrets),
+        signature_tolerance=config.signature.tolerance_seconds,
     )
 
 

@@ -154,6 +154,24 @@ class Idempotency(BaseModel):
         return self
 
 
+class Signature(BaseModel):
+    """Signed requests (see ``claybridge.ingest.signatures``). Secrets are stored
+    encrypted and shown masked; sending the mask back keeps the stored secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scheme: Literal["none", "hmac_sha256", "standard_webhooks"] = "none"
+    header: str = Field(default="x-signature", min_length=1, max_length=100)
+    secrets: list[str] = Field(default_factory=list, max_length=5)
+    tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+
+    @model_validator(mode="after")
+    def _needs_secret(self) -> Signature:
+        if self.scheme != "none" and not [s for s in self.secrets if s.strip()]:
+            raise ValueError(f"scheme {self.scheme} needs at least one secret")
+        return self
+
+
 class SourceConfig(BaseModel):
     """Everything a source does with the events it receives."""
 
@@ -163,6 +181,7 @@ class SourceConfig(BaseModel):
     default_event: str | None = None
     strict: bool = False
     idempotency: Idempotency = Field(default_factory=Idempotency)
+    signature: Signature = Field(default_factory=Signature)
     mappings: dict[str, list[ActionSpec]] = Field(default_factory=dict)
 
     @field_validator("event_path")

@@ -14,7 +14,9 @@ import sqlalchemy as sa
 
 from claybridge.errors import Conflict, InvalidField, MissingField, NotFound
 from claybridge.ids import new_id
-from claybridge.mapping.model import parse_config
+from claybridge.mapping.model import SourceConfig, parse_config
+from claybridge.secretbox import MASK, SecretBox
+from claybridge.secretbox import PREFIX as SECRET_PREFIX
 from claybridge.security import hash_secret, new_source_key, new_source_token
 from claybridge.storage.tables import sources
 from claybridge.templates import TEMPLATES
@@ -37,26 +39,68 @@ def public(row: dict[str, Any], url: str) -> dict[str, Any]:
         "updated_at": row["updated_at"].isoformat(),
         "token_rotated_at": _iso(row["token_rotated_at"]),
         "disconnected_at": _iso(row["disconnected_at"]),
-        "config": config_data(row),
+        "config": display_config(row),
     }
 
 
 def config_data(row: dict[str, Any]) -> dict[str, Any]:
-    """The source's configuration as stored, or its template's when none is stored."""
+    """The source's configuration as stored, or its template's when none is stored.
+
+    Signing secrets are in their stored (encrypted) form.
+    """
     stored = row.get("config")
     return dict(stored) if stored else dict(TEMPLATES[row["template"]].config)
 
 
+def display_config(row: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as shown by the API, CLI and export: secrets masked."""
+    data = config_data(row)
+    signature = data.get("signature")
+    if signature and signature.get("secrets"):
+        data["signature"] = {**signature, "secrets": [MASK for _ in signature["secrets"]]}
+    return data
+
+
+def _stored(
+    config: SourceConfig, previous: dict[str, Any] | None, box: SecretBox | None
+) -> dict[str, Any]:
+    """The configuration to store: secrets encrypted; a masked secret keeps the stored one."""
+    data = config.model_dump(exclude_defaults=True, exclude_none=True)
+    secrets = config.signature.secrets
+    if not secrets:
+        return data
+    before = ((previous or {}).get("signature") or {}).get("secrets") or []
+    stored: list[str] = []
+    for index, secret in enumerate(secrets):
+        if secret == MASK:
+            if index >= len(before):
+                raise InvalidField(
+                    f"signature.secrets[{index}] is masked but no secret is stored there; "
+                    "send the secret itself",
+                    field=f"signature.secrets[{index}]",
+                )
+            stored.append(before[index])
+        elif secret.startswith(SECRET_PREFIX):
+            stored.append(secret)
+        else:
+            if box is None:
+                raise RuntimeError("a SecretBox is needed to store signing secrets")
+            stored.append(box.encrypt(secret))
+    data["signature"] = {**data["signature"], "secrets": stored}
+    return data
+
+
 def set_config(
-    conn: sa.Connection, ref: str, data: dict[str, Any], now: datetime
+    conn: sa.Connection,
+    ref: str,
+    data: dict[str, Any],
+    now: datetime,
+    box: SecretBox | None = None,
 ) -> dict[str, Any]:
     """Validate and store a new configuration; :class:`InvalidField` names the bad key."""
     config = parse_config(data)
     row = find(conn, ref)
-    values = {
-        "config": config.model_dump(exclude_defaults=True, exclude_none=True),
-        "updated_at": now,
-    }
+    values = {"config": _stored(config, row.get("config"), box), "updated_at": now}
     conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
     return {**row, **values}
 
@@ -71,6 +115,7 @@ def create(
     template: str,
     now: datetime,
     config: dict[str, Any] | None = None,
+    box: SecretBox | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Create a source; returns it and its plaintext token (the only time it exists).
 
@@ -100,7 +145,7 @@ def create(
         "updated_at": now,
         "token_rotated_at": None,
         "disconnected_at": None,
-        "config": stored.model_dump(exclude_defaults=True, exclude_none=True),
+        "config": _stored(stored, None, box),
     }
     conn.execute(sources.insert().values(**row))
     return row, token

@@ -57,7 +57,7 @@ def create_source(body: SourceCreate, state: State) -> dict[str, Any]:
     """Create a source. The answer holds its token: the only time it is shown."""
     with state.db.write() as conn:
         row, token = sources.create(
-            conn, body.name, body.template, state.clock.now(), config=body.config
+            conn, body.name, body.template, state.clock.now(), config=body.config, box=state.box
         )
     return _source_with_setup(state, row, token)
 

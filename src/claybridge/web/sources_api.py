@@ -55,7 +55,7 @@ def delete_source(ref: str, state: State) -> dict[str, Any]:
 def put_config(ref: str, config: dict[str, Any], state: State) -> dict[str, Any]:
     """Replace the whole configuration (validated; errors name the key)."""
     with state.db.write() as conn:
-        row = sources.set_config(conn, ref, config, state.clock.now())
+        row = sources.set_config(conn, ref, config, state.clock.now(), box=state.box)
     return _public(state, row)
 
 
@@ -110,6 +110,7 @@ async def dry_run(ref: str, body: DryRun, state: State) -> dict[str, Any]:
         headers=list(body.headers.items()),
         body=None,
         received_at=state.clock.now(),
+        box=state.box,
         max_body_bytes=state.settings.max_body_bytes,
         date_order=state.settings.date_order,
         dry_run=True,
