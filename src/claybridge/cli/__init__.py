@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from claybridge.cli import events, keys, owners, sources
+from claybridge.cli import events, keys, owners, records, setup, sources
 from claybridge.cli.common import console, open_db, settings
 from claybridge.logging import configure
 
@@ -22,6 +22,10 @@ app.add_typer(owners.app, name="owners")
 app.add_typer(events.app, name="events")
 app.add_typer(events.customers_app, name="customers")
 app.add_typer(keys.app, name="api-keys")
+app.add_typer(records.people_app, name="people")
+app.add_typer(records.objects_app, name="objects")
+app.command("apply")(setup.apply)
+app.command("export")(setup.export)
 
 
 @app.command()

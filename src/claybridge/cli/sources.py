@@ -119,3 +119,13 @@ def templates() -> None:
     for t in TEMPLATES.values():
         table.add_row(t.name, t.actions, ", ".join(t.config["mappings"]), t.description)
     console.print(table)
+
+
+@app.command()
+def mappings(
+    source: Annotated[str, typer.Argument(help="Id, key or name.")],
+) -> None:
+    """Print the source's configuration (event routing, mappings), secrets masked."""
+    with database() as (_cfg, db), db.read() as conn:
+        row = records.find(conn, source)
+    print_json(records.display_config(row))

@@ -216,16 +216,30 @@ def error_location(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def parse_config(data: dict[str, Any]) -> SourceConfig:
-    """Validate ``data``; raises :class:`claybridge.errors.InvalidField` naming the key."""
+def config_errors(data: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Every problem with ``data`` as ``(location, message)``; empty when valid."""
     from pydantic import ValidationError
 
+    try:
+        SourceConfig.model_validate(data)
+    except ValidationError as exc:
+        return [
+            (
+                tuple(p for p in e["loc"] if not str(p).startswith("function")),
+                str(e["msg"]).removeprefix("Value error, "),
+            )
+            for e in exc.errors()
+        ]
+    return []
+
+
+def parse_config(data: dict[str, Any]) -> SourceConfig:
+    """Validate ``data``; raises :class:`claybridge.errors.InvalidField` naming the key."""
     from claybridge.errors import InvalidField
 
-    try:
-        return SourceConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = error_location(tuple(first["loc"])) or "config"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InvalidField(f"{where}: {message}", field=where, code="invalid_config") from None
+    problems = config_errors(data)
+    if problems:
+        loc, message = problems[0]
+        where = error_location(loc) or "config"
+        raise InvalidField(f"{where}: {message}", field=where, code="invalid_config")
+    return SourceConfig.model_validate(data)

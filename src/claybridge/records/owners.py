@@ -90,6 +90,13 @@ def get(conn: sa.Connection, owner_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
+def rename(conn: sa.Connection, owner_id: str, name: str) -> None:
+    """Change an owner's display name (and the form it is matched in)."""
+    conn.execute(
+        owners.update().where(owners.c.id == owner_id).values(name=name, name_key=name_key(name))
+    )
+
+
 def remove(conn: sa.Connection, ref: str) -> dict[str, Any]:
     """Delete an owner; customers they owned keep no owner."""
     row = find(conn, ref)
@@ -175,11 +182,7 @@ def import_csv(conn: sa.Connection, text: str, now: datetime) -> ImportResult:
             add(conn, name, email, now)
             result.added.append(email)
         elif existing.name != name:
-            conn.execute(
-                owners.update()
-                .where(owners.c.id == existing.id)
-                .values(name=name, name_key=name_key(name))
-            )
+            rename(conn, existing.id, name)
             result.updated.append(email)
         else:
             result.unchanged.append(email)
