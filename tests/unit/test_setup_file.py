@@ -58,7 +58,8 @@ def test_errors_name_the_line_and_key() -> None:
         ("sources:\n  - name: x\n    colour: red\n", "line 3: sources[0].colour: unknown key"),
         ("owners: []\nowners: []\n", "duplicate key"),
         (
-            "sources:\n  - name: x\n    config:\n      mappings:\n        e:\n          - kind: fly\n",
+            "sources:\n  - name: x\n    config:\n      mappings:\n"
+            "        e:\n          - kind: fly\n",
             "line 6: sources[0].config.mappings.e[0].kind",
         ),
     ],
