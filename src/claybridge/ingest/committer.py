@@ -58,7 +58,8 @@ def batch_scope(conn: sa.Connection) -> dict[str, Any]:
 
 
 def defer_insert(conn: sa.Connection, insert: Prepared, row: dict[str, Any]) -> None:
-    """Run the prepared ``insert`` for ``row`` at the end of the transaction, in bulk."""
+    """Run the prepared ``insert`` (or any write that nothing in the batch reads back)
+    for ``row`` at the end of the transaction, with the others, in one executemany."""
     pending: dict[Prepared, list[dict[str, Any]]] = batch_scope(conn).setdefault("inserts", {})
     pending.setdefault(insert, []).append(row)
 

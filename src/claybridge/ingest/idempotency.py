@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from claybridge.mapping.paths import parse_path
+from claybridge.mapping.paths import Path
 
 MAX_KEY = 255
 
@@ -28,7 +28,7 @@ def content_hash(body: dict[str, Any]) -> str:
 
 
 def event_key(
-    mode: str, key_path: str | None, event: dict[str, Any]
+    mode: str, key_path: Path | None, event: dict[str, Any]
 ) -> tuple[str | None, str | None]:
     """``(key, note)``: the event's key, or ``None`` and why there is none."""
     if mode == "off":
@@ -36,7 +36,7 @@ def event_key(
     if mode == "content_hash":
         return content_hash(event["body"]), None
     assert key_path is not None  # the configuration model requires it for mode "key"
-    raw = parse_path(key_path).resolve(event)
+    raw = key_path.resolve(event)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, f"no idempotency key at {key_path}; processed without idempotency"
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):

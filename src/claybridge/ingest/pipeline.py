@@ -123,6 +123,9 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
                     conn, source["id"], key, event_id, req.received_at, expires
                 )
                 if owner is not None:
+                    pending = scope.get("answers", {}).get(owner["event_id"])
+                    if pending is not None:  # claimed earlier in this same batch
+                        owner = {**owner, "response_body": pending}
                     return _replay(conn, event_id, source, req, headers, parsed, owner)
                 claimed = key
         plan = plan_event(config, event, date_order=req.date_order)
@@ -166,7 +169,13 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
         response["customer"] = customer
     payload = orjson.dumps(response)
     if claimed is not None:
-        idempotency.complete(conn, source["id"], claimed, payload.decode())
+        # Written with the batch's other rows at commit; repeats later in this batch
+        # find the answer in the scratchpad.
+        text = payload.decode()
+        scope.setdefault("answers", {})[event_id] = text
+        defer_insert(
+            conn, idempotency.COMPLETE, idempotency.complete_params(source["id"], claimed, text)
+        )
     row = _event_row(
         event_id,
         source,

@@ -92,7 +92,7 @@ class CompiledConfig:
     strict: bool
     mappings: dict[str, tuple[CompiledAction, ...]]
     idempotency_mode: str = "off"
-    idempotency_path: str | None = None
+    idempotency_path: Path | None = None
     idempotency_window: int = 86_400
     signature_scheme: str = "none"
     signature_header: str = "x-signature"
@@ -134,7 +134,9 @@ def compile_config(config: SourceConfig) -> CompiledConfig:
             for name, actions in config.mappings.items()
         },
         idempotency_mode=config.idempotency.mode,
-        idempotency_path=config.idempotency.key_path,
+        idempotency_path=(
+            parse_path(config.idempotency.key_path) if config.idempotency.key_path else None
+        ),
         idempotency_window=config.idempotency.window_seconds,
         signature_scheme=config.signature.scheme,
         signature_header=config.signature.header.lower(),

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from claybridge.storage.prepared import Prepared
 from claybridge.storage.tables import idempotency_keys as keys
 
 
@@ -26,7 +27,7 @@ def _claim_statement(insert: Any) -> Any:
         index_elements=[keys.c.source_id, keys.c.key],
         set_={
             "event_id": base.excluded.event_id,
-            "response_body": None,
+            "response_body": sa.null(),
             "created_at": base.excluded.created_at,
             "expires_at": base.excluded.expires_at,
         },
@@ -34,9 +35,26 @@ def _claim_statement(insert: Any) -> Any:
     ).returning(keys.c.event_id)
 
 
-_CLAIM = {"sqlite": _claim_statement(sqlite_insert), "postgresql": _claim_statement(pg_insert)}
-_STORED = sa.select(keys.c.event_id, keys.c.response_body).where(
-    keys.c.source_id == sa.bindparam("source_id"), keys.c.key == sa.bindparam("key")
+_COLUMNS = [c.key for c in keys.c]
+# Prepared (see storage.prepared): these run on the ingest path of idempotent sources.
+_CLAIM = {
+    "sqlite": Prepared(_claim_statement(sqlite_insert), _COLUMNS, returning=[keys.c.event_id]),
+    "postgresql": Prepared(_claim_statement(pg_insert), _COLUMNS, returning=[keys.c.event_id]),
+}
+_STORED = Prepared(
+    sa.select(keys.c.event_id, keys.c.response_body).where(
+        keys.c.source_id == sa.bindparam("source_id"), keys.c.key == sa.bindparam("key")
+    ),
+    ["source_id", "key"],
+    returning=[keys.c.event_id, keys.c.response_body],
+)
+COMPLETE = Prepared(
+    keys.update()
+    .where(
+        keys.c.source_id == sa.bindparam("match_source"), keys.c.key == sa.bindparam("match_key")
+    )
+    .values(response_body=sa.bindparam("new_body")),
+    ["match_source", "match_key", "new_body"],
 )
 
 
@@ -57,20 +75,22 @@ def claim(
         "created_at": now,
         "expires_at": expires_at,
     }
-    claimed = conn.execute(_CLAIM[conn.dialect.name].values(**values)).first()
-    if claimed is not None and claimed.event_id == event_id:
+    claimed = _CLAIM[conn.dialect.name].execute(conn, values)
+    if claimed is not None and claimed["event_id"] == event_id:
         return None
-    row = conn.execute(_STORED, {"source_id": source_id, "key": key}).one()
-    return dict(row._mapping)
+    row = _STORED.execute(conn, {"source_id": source_id, "key": key})
+    assert row is not None  # the conflicting claim exists (we hold its lock or it committed)
+    return row
 
 
 def complete(conn: sa.Connection, source_id: str, key: str, response_body: str) -> None:
     """Store the answer repeats of ``key`` get back."""
-    conn.execute(
-        keys.update()
-        .where(keys.c.source_id == source_id, keys.c.key == key)
-        .values(response_body=response_body)
-    )
+    COMPLETE.execute(conn, complete_params(source_id, key, response_body))
+
+
+def complete_params(source_id: str, key: str, response_body: str) -> dict[str, Any]:
+    """Parameters of :data:`COMPLETE` (for writing many at once at the end of a batch)."""
+    return {"match_source": source_id, "match_key": key, "new_body": response_body}
 
 
 def release(conn: sa.Connection, source_id: str, key: str) -> None:

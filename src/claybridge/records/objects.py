@@ -11,10 +11,24 @@ from claybridge.errors import NotFound
 from claybridge.ids import new_id
 from claybridge.records.merge import merge_properties
 from claybridge.records.paging import Page, fetch_page
+from claybridge.storage.prepared import Prepared
 from claybridge.storage.tables import objects
 
 _BY_KEY = sa.select(objects).where(
     objects.c.collection == sa.bindparam("collection"), objects.c.key == sa.bindparam("key")
+)
+# The ingest path's statements, prepared (see storage.prepared).
+_FIND = Prepared(_BY_KEY, ["collection", "key"], returning=list(objects.c))
+_INSERT = Prepared(objects.insert(), [c.key for c in objects.c])
+_UPDATE = Prepared(
+    objects.update()
+    .where(objects.c.id == sa.bindparam("match_id"))
+    .values(
+        properties=sa.bindparam("new_properties", type_=objects.c.properties.type),
+        source_id=sa.bindparam("new_source_id"),
+        updated_at=sa.bindparam("new_updated_at", type_=objects.c.updated_at.type),
+    ),
+    ["match_id", "new_properties", "new_source_id", "new_updated_at"],
 )
 
 
@@ -55,8 +69,8 @@ def set_object(
     now: datetime,
 ) -> tuple[dict[str, Any], bool]:
     """Create or merge the object; returns the stored row and ``created``."""
-    existing = conn.execute(_BY_KEY, {"collection": collection, "key": key}).first()
-    if existing is None:
+    stored = _FIND.execute(conn, {"collection": collection, "key": key})
+    if stored is None:
         row = {
             "id": new_id("obj"),
             "collection": collection,
@@ -66,15 +80,22 @@ def set_object(
             "created_at": now,
             "updated_at": now,
         }
-        conn.execute(objects.insert().values(**row))
+        _INSERT.execute(conn, row)
         return row, True
-    stored = dict(existing._mapping)
     update = {
         "properties": merge_properties(stored["properties"] or {}, properties),
         "source_id": source_id,
         "updated_at": now,
     }
-    conn.execute(objects.update().where(objects.c.id == stored["id"]).values(**update))
+    _UPDATE.execute(
+        conn,
+        {
+            "match_id": stored["id"],
+            "new_properties": update["properties"],
+            "new_source_id": source_id,
+            "new_updated_at": now,
+        },
+    )
     return {**stored, **update}, False
 
 

@@ -11,10 +11,35 @@ from claybridge.errors import NotFound
 from claybridge.ids import new_id
 from claybridge.records.merge import changed_fields, merge_properties
 from claybridge.records.paging import Page, fetch_page
+from claybridge.storage.prepared import Prepared
 from claybridge.storage.tables import people
 
 FIELDS = ("full_name", "email", "phone_number", "avatar_url")
 _BY_KEY = sa.select(people).where(people.c.key == sa.bindparam("key"))
+# The ingest path's statements, prepared (see storage.prepared): a sent field replaces the
+# stored one, an unsent (NULL) one keeps it.
+_FIND = Prepared(_BY_KEY, ["key"], returning=list(people.c))
+_INSERT = Prepared(people.insert(), [c.key for c in people.c])
+_UPDATE = Prepared(
+    people.update()
+    .where(people.c.id == sa.bindparam("match_id"))
+    .values(
+        properties=sa.bindparam("new_properties", type_=people.c.properties.type),
+        source_id=sa.bindparam("new_source_id"),
+        updated_at=sa.bindparam("new_updated_at", type_=people.c.updated_at.type),
+        **{
+            f: sa.func.coalesce(sa.bindparam(f"new_{f}", type_=people.c[f].type), people.c[f])
+            for f in FIELDS
+        },
+    ),
+    [
+        "match_id",
+        "new_properties",
+        "new_source_id",
+        "new_updated_at",
+        *(f"new_{f}" for f in FIELDS),
+    ],
+)
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
@@ -54,8 +79,8 @@ def identify(
     now: datetime,
 ) -> tuple[dict[str, Any], bool]:
     """Create or merge the person with ``key``; returns the stored row and ``created``."""
-    existing = conn.execute(_BY_KEY, {"key": key}).first()
-    if existing is None:
+    stored = _FIND.execute(conn, {"key": key})
+    if stored is None:
         row = {
             "id": new_id("per"),
             "key": key,
@@ -66,16 +91,24 @@ def identify(
             "created_at": now,
             "updated_at": now,
         }
-        conn.execute(people.insert().values(**row))
+        _INSERT.execute(conn, row)
         return row, True
-    stored = dict(existing._mapping)
     update = {
         **changed_fields(values),
         "properties": merge_properties(stored["properties"] or {}, properties),
         "source_id": source_id,
         "updated_at": now,
     }
-    conn.execute(people.update().where(people.c.id == stored["id"]).values(**update))
+    _UPDATE.execute(
+        conn,
+        {
+            "match_id": stored["id"],
+            **{f"new_{k}": update.get(k) for k in FIELDS},
+            "new_properties": update["properties"],
+            "new_source_id": source_id,
+            "new_updated_at": now,
+        },
+    )
     return {**stored, **update}, False
 
 
