@@ -229,3 +229,33 @@ def test_merge_never_erases() -> None:
         "c": "new",
         "e": 2,
     }
+
+
+def test_conditions_never_change_the_event() -> None:
+    """Coercing fields for a condition leaves the stored body exactly as sent."""
+    config = compile_config(
+        parse_config(
+            {
+                "default_event": "e",
+                "mappings": {
+                    "e": [
+                        {
+                            "kind": "set_object",
+                            "collection": "c",
+                            "id": "body.id",
+                            "when": "body.score >= 5 and body.deal.amount > 10",
+                        },
+                        {
+                            "kind": "identify_person",
+                            "when": "body.score >= 5",
+                            "fields": {"email": {"path": "body.email", "type": "email"}},
+                        },
+                    ]
+                },
+            }
+        )
+    )
+    body = {"id": "1", "score": "7", "email": "A@B.io", "deal": {"amount": "20"}}
+    plan = plan_event(config, _event(body))
+    assert [a.status for a in plan.actions] == ["apply", "apply"]
+    assert body == {"id": "1", "score": "7", "email": "A@B.io", "deal": {"amount": "20"}}

@@ -100,7 +100,8 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     parsed: dict[str, Any] | None = None
     headers = redact_headers(req.headers)
     plan: Plan | None = None
-    claimed: str | None = None  # the idempotency key this event holds
+    claimed: str | None = None  # the idempotency key this event will hold
+    config: CompiledConfig | None = None
     note: str | None = None
     try:
         if req.trusted and req.parsed is not None:
@@ -118,14 +119,11 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
         if not req.dry_run and config.idempotency_mode != "off":
             key, note = event_key(config.idempotency_mode, config.idempotency_path, event)
             if key is not None:
-                expires = req.received_at + timedelta(seconds=config.idempotency_window)
-                owner = idempotency.claim(
-                    conn, source["id"], key, event_id, req.received_at, expires
-                )
+                # Repeats within this batch are in the scratchpad (not yet written).
+                owner = scope.setdefault("keys", {}).get((source["id"], key))
+                if owner is None:
+                    owner = idempotency.lookup(conn, source["id"], key, req.received_at)
                 if owner is not None:
-                    pending = scope.get("answers", {}).get(owner["event_id"])
-                    if pending is not None:  # claimed earlier in this same batch
-                        owner = {**owner, "response_body": pending}
                     return _replay(conn, event_id, source, req, headers, parsed, owner)
                 claimed = key
         plan = plan_event(config, event, date_order=req.date_order)
@@ -139,8 +137,6 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
             dry_run=req.dry_run,
         )
     except ClaybridgeError as exc:
-        if claimed is not None:
-            idempotency.release(conn, source["id"], claimed)  # only successes keep keys
         response = {**exc.to_body(), "event_id": event_id}
         if plan is not None:
             response["event"] = plan.event_name
@@ -168,13 +164,19 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     if customer is not None:
         response["customer"] = customer
     payload = orjson.dumps(response)
-    if claimed is not None:
-        # Written with the batch's other rows at commit; repeats later in this batch
-        # find the answer in the scratchpad.
+    if claimed is not None and config is not None:
+        # Only a success keeps its key: written with the batch's rows at commit (a live
+        # duplicate from another process then fails the insert and rolls us back; see
+        # records.idempotency); repeats later in this batch find it in the scratchpad.
         text = payload.decode()
-        scope.setdefault("answers", {})[event_id] = text
+        scope["keys"][(source["id"], claimed)] = {"event_id": event_id, "response_body": text}
+        expires = req.received_at + timedelta(seconds=config.idempotency_window)
         defer_insert(
-            conn, idempotency.COMPLETE, idempotency.complete_params(source["id"], claimed, text)
+            conn,
+            idempotency.INSERT,
+            idempotency.insert_params(
+                source["id"], claimed, event_id, text, req.received_at, expires
+            ),
         )
     row = _event_row(
         event_id,

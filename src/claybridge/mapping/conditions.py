@@ -10,8 +10,8 @@ Rules (documented in README):
 
 * Names: ``body`` and ``headers`` (lower-case header names); ``a.b`` reads key ``b``.
   A missing key reads as ``None`` (so ``body.email`` alone tests presence).
-* Values are the coerced ones: a field the action declares with a type is seen with
-  that type; any other string that is a plain number (``"87"``, ``"-1.5"``) is seen as a
+* Values are the coerced ones: a top-level body field the action declares with a type
+  is seen with that type; any other string that is a plain number (``"87"``, ``"-1.5"``) is seen as a
   number, and ``""`` as ``None``, because Clay sends every cell as a string.
 * Functions: ``len``, ``lower``, ``upper``, ``int``, ``float``, ``str``.
 * A condition is checked when the configuration is saved: it must parse, and may use
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,26 +46,43 @@ _ALLOWED_NAMES = frozenset(NAMES) | _CONSTANTS | frozenset(FUNCTIONS)
 
 
 class View(dict):  # type: ignore[type-arg]
-    """A dict whose missing keys read as ``None`` (for ``body.maybe`` in conditions)."""
+    """A body as conditions see it: a missing key reads as ``None``, and values are
+    converted when read (numeric strings to numbers, blanks to ``None``, nested objects to
+    views), so an event pays only for the keys its conditions use."""
 
-    def __missing__(self, key: str) -> None:
-        return None
+    def __getitem__(self, key: Any) -> Any:
+        return _convert(dict.get(self, key))
 
 
-def view(value: Any) -> Any:
-    """``value`` prepared for conditions: nested dicts become :class:`View`, plain numeric
-    strings become numbers and blank strings ``None``."""
-    if isinstance(value, Mapping):
-        return View({k: view(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return [view(v) for v in value]
+def _convert(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
         if not text:
             return None
         if _PLAIN_NUMBER.match(text):
             return float(text) if "." in text else int(text)
+        return value
+    if isinstance(value, Mapping) and not isinstance(value, View):
+        return View(value)
+    if isinstance(value, list):
+        return [_convert(v) for v in value]
     return value
+
+
+def view(value: Any) -> Any:
+    """``value`` prepared for conditions (see :class:`View`)."""
+    return View(value) if isinstance(value, Mapping) else _convert(value)
+
+
+_LOCAL = threading.local()
+
+
+def _evaluator() -> Any:
+    """This thread's evaluator: building one per call cost more than evaluating."""
+    found = getattr(_LOCAL, "evaluator", None)
+    if found is None:
+        found = _LOCAL.evaluator = SimpleEval(functions=FUNCTIONS)
+    return found
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,8 @@ class Condition:
 
     def evaluate(self, names: dict[str, Any]) -> tuple[bool, str | None]:
         """``(truthy, error)``: the result, or ``False`` and why it could not evaluate."""
-        evaluator = SimpleEval(names=names, functions=FUNCTIONS)
+        evaluator = _evaluator()
+        evaluator.names = names
         try:
             return bool(evaluator.eval(self.source, previously_parsed=self.tree)), None
         except Exception as exc:  # simpleeval raises many kinds; all mean "not true"

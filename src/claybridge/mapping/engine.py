@@ -206,7 +206,10 @@ def _plan_action(
         if names is None:
             names = {"body": view(event["body"]), "headers": view(event["headers"])}
         for f in action.fields:  # the condition sees declared fields with their types
-            if f.path is not None and f.path.root == "body" and f.type != "any":
+            # Top-level body fields only: the view is a copy there (nested objects are
+            # the event's own; they follow the default numeric-string rule).
+            top = f.path is not None and f.path.root == "body" and len(f.path.segments) == 1
+            if top and f.path is not None and f.type != "any":
                 # An uncoercible value stays as sent; the action's validation reports it.
                 with contextlib.suppress(ValueError):
                     _set(names["body"], f.path.segments, coerce_as(f.type, f.resolve(event)))
