@@ -62,15 +62,29 @@ def redact_body(value: Any, _depth: int = 0) -> Any:
 
 def has_secrets(value: Any) -> bool:
     """Whether :func:`redact_body` would change anything in ``value``."""
-    stack = [value]
+    return scan(value, max_depth=1 << 30)[1]
+
+
+def scan(value: Any, max_depth: int) -> tuple[int, bool]:
+    """One walk over a parsed body: ``(depth, has_secrets)``.
+
+    Stops early, returning a depth over ``max_depth``, as soon as nesting exceeds it.
+    """
+    deepest = 1
+    secrets = False
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if depth > max_depth:
+                return depth, secrets
         if isinstance(item, dict):
             for k, v in item.items():
-                if is_secret_name(str(k)):
-                    return True
+                if not secrets and is_secret_name(str(k)):
+                    secrets = True
                 if isinstance(v, dict | list):
-                    stack.append(v)
+                    stack.append((v, depth + 1))
         elif isinstance(item, list):
-            stack.extend(v for v in item if isinstance(v, dict | list))
-    return False
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return deepest, secrets

@@ -10,19 +10,19 @@ from claybridge.ingest.parse import MAX_DEPTH, parse_object
 
 def test_parses_an_object() -> None:
     """A JSON object parses to a dict."""
-    assert parse_object(b'{"name": "Acme"}') == {"name": "Acme"}
+    assert parse_object(b'{"name": "Acme"}') == ({"name": "Acme"}, False)
 
 
 def test_accepts_raw_control_characters_inside_strings() -> None:
     """A raw line break from a multi-line Clay cell is kept, not refused."""
-    assert parse_object(b'{"notes": "line one\nline two\ttab"}') == {
+    assert parse_object(b'{"notes": "line one\nline two\ttab"}')[0] == {
         "notes": "line one\nline two\ttab"
     }
 
 
 def test_last_duplicate_key_wins() -> None:
     """Duplicate keys resolve to the last value, as documented."""
-    assert parse_object(b'{"a": 1, "a": 2}') == {"a": 2}
+    assert parse_object(b'{"a": 1, "a": 2}')[0] == {"a": 2}
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,9 @@ def test_refuses_deep_nesting() -> None:
     deep = b'{"a": ' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1)
     with pytest.raises(InvalidBody, match="deeper"):
         parse_object(deep)
+
+
+def test_reports_secret_named_keys_at_any_depth() -> None:
+    """The parse walk also says whether the body has keys to redact."""
+    assert parse_object(b'{"a": [{"api_key": "k"}]}')[1] is True
+    assert parse_object(b'{"a": [{"b": "c"}]}')[1] is False

@@ -18,21 +18,9 @@ from typing import Any
 import orjson
 
 from claybridge.errors import InvalidBody
+from claybridge.redact import scan
 
 MAX_DEPTH = 64
-
-
-def _depth_ok(value: Any) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return False
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
-    return True
 
 
 def _json_type(value: Any) -> str:
@@ -47,8 +35,12 @@ def _json_type(value: Any) -> str:
     return "a number"
 
 
-def parse_object(raw: bytes) -> dict[str, Any]:
-    """Parse ``raw`` into a JSON object or raise :class:`InvalidBody` saying why."""
+def parse_object(raw: bytes) -> tuple[dict[str, Any], bool]:
+    """Parse ``raw`` into a JSON object or raise :class:`InvalidBody` saying why.
+
+    Returns the object and whether it holds secret-named keys (found in the same walk
+    that checks the nesting depth; see :func:`claybridge.redact.scan`).
+    """
     if not raw.strip():
         raise InvalidBody("the request body is empty; send a JSON object")
     try:
@@ -68,8 +60,9 @@ def parse_object(raw: bytes) -> dict[str, Any]:
             f"the request body must be a JSON object, not {_json_type(value)}",
             code="invalid_body",
         )
-    if not _depth_ok(value):
+    depth, secrets = scan(value, MAX_DEPTH)
+    if depth > MAX_DEPTH:
         raise InvalidBody(
             f"the request body nests deeper than {MAX_DEPTH} levels", code="invalid_body"
         )
-    return value
+    return value, secrets

@@ -53,6 +53,7 @@ class IngestRequest:
     trusted: bool = False
     parsed: dict[str, Any] | None = None
     box: SecretBox | None = None  # decrypts the source's signing secrets
+    body_secrets: bool | None = None  # set once parsed: secret-named keys in the body?
 
 
 @dataclass(slots=True)
@@ -65,8 +66,13 @@ class IngestResponse:
     headers: list[tuple[bytes, bytes]] | None = None
 
 
-def _stored_body(raw: bytes | None, parsed: dict[str, Any] | None) -> str | None:
-    """The body as the event log keeps it: redacted JSON, or bounded raw text."""
+def _stored_body(
+    raw: bytes | None, parsed: dict[str, Any] | None, secrets: bool | None = None
+) -> str | None:
+    """The body as the event log keeps it: redacted JSON, or bounded raw text.
+
+    ``secrets``: whether ``parsed`` has secret-named keys, when already known.
+    """
     if parsed is None and raw is not None:
         try:
             value = orjson.loads(raw)
@@ -77,7 +83,9 @@ def _stored_body(raw: bytes | None, parsed: dict[str, Any] | None) -> str | None
             return orjson.dumps(value).decode()[:STORED_BODY_LIMIT]
     if parsed is None:
         return None
-    if raw is not None and not has_secrets(parsed):
+    if secrets is None:
+        secrets = has_secrets(parsed)
+    if raw is not None and not secrets:
         # Nothing to hide: keep the body as sent (cheaper, and byte-for-byte faithful).
         return raw[:STORED_BODY_LIMIT].decode("utf-8", errors="replace")
     return orjson.dumps(redact_body(parsed)).decode()
@@ -113,7 +121,7 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
                 _verify_signature(config, req)
             if req.body is None:
                 raise PayloadTooLarge(f"the request body is larger than {req.max_body_bytes} bytes")
-            parsed = parse_object(req.body)
+            parsed, req.body_secrets = parse_object(req.body)
         config = compiled_config(source, req.box)
         event = {"body": parsed, "headers": headers}
         if not req.dry_run and config.idempotency_mode != "off":
@@ -342,7 +350,7 @@ def _event_row(
         "error_message": None,
         "error_field": None,
         "request_headers": headers,
-        "request_body": _stored_body(req.body, parsed),
+        "request_body": _stored_body(req.body, parsed, req.body_secrets),
         "response_body": payload.decode(),
         "customer_id": customer_id,
         "event_name": None,

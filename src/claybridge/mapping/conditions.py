@@ -11,8 +11,9 @@ Rules (documented in README):
 * Names: ``body`` and ``headers`` (lower-case header names); ``a.b`` reads key ``b``.
   A missing key reads as ``None`` (so ``body.email`` alone tests presence).
 * Values are the coerced ones: a top-level body field the action declares with a type
-  is seen with that type; any other string that is a plain number (``"87"``, ``"-1.5"``) is seen as a
-  number, and ``""`` as ``None``, because Clay sends every cell as a string.
+  is seen with that type; any other string that is a plain number (``"87"``,
+  ``"-1.5"``) is seen as a number, and ``""`` as ``None``, because Clay sends every
+  cell as a string.
 * Functions: ``len``, ``lower``, ``upper``, ``int``, ``float``, ``str``.
 * A condition is checked when the configuration is saved: it must parse, and may use
   only those names and functions. At request time an evaluation error (comparing text

@@ -12,6 +12,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 _CENT = Decimal("0.01")
 
 
+# A request writes one timestamp into several columns of several tables: every SQLite
+# binder shares this one-entry memo (value, text). Replacing the list's contents is atomic.
+_LAST_SQLITE_TIMESTAMP: list[Any] = [None, None]
+
+
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware.
 
@@ -37,8 +42,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        # A request writes one timestamp into several columns: remember the last one.
-        last: list[Any] = [None, None]
+        last = _LAST_SQLITE_TIMESTAMP
 
         def process(value: datetime | None) -> str | None:
             if value is None:
