@@ -264,7 +264,8 @@ def make_source(
     out = cli(env, "apply", "-f", str(setup))
     key = re.search(r"URL: \S+/hooks/(\S+)", out)
     token = re.search(r"\(shown once\): (\S+)", out)
-    assert key and token, out
+    if not key or not token:
+        raise RuntimeError(f"claybridge apply printed no URL or token:\n{out}")
     return {"key": key.group(1), "token": token.group(1)}
 
 

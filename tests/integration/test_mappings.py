@@ -193,3 +193,18 @@ def test_mapping_crud_validates_on_save(admin: httpx.Client) -> None:
     assert (whole.status_code, whole.json()["error"]["field"]) == (422, "event_path")
     assert admin.delete(f"/v1/sources/{src['id']}").status_code == 200
     assert admin.get(f"/v1/sources/{src['id']}").status_code == 404
+
+
+def test_hostile_bodies_get_clear_answers(admin: httpx.Client, db: Database) -> None:
+    """Deep nesting, non-UTF-8 bytes and duplicate keys get a 4xx or the documented rule."""
+    src = _source(admin)
+    deep = b'{"event": "lead.enriched", "x": ' + b"[" * 100 + b"]" * 100 + b"}"
+    nested = admin.post(src["path"], content=deep, headers=src["auth"])
+    assert (nested.status_code, nested.json()["error"]["code"]) == (400, "invalid_body")
+    latin = admin.post(src["path"], content=b'{"email": "caf\xe9@x.io"}', headers=src["auth"])
+    assert (latin.status_code, latin.json()["error"]["code"]) == (400, "invalid_json")
+    assert "UTF-8" in latin.json()["error"]["message"]
+    dup = admin.post(src["path"], content=b'{"email": "a@x.io", "email": "b@x.io"}',
+                     headers=src["auth"])
+    assert dup.json()["actions"][0]["person"]["key"] == "b@x.io"  # the last one wins
+    assert _count(db, people) == 1
