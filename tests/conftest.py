@@ -8,12 +8,16 @@ and its tables are emptied between tests. SQLite gets a fresh migrated file per 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -200,3 +204,38 @@ def admin(db: Database, client: httpx.Client) -> httpx.Client:
         _row, key = api_keys.create(conn, "tests", now())
     client.headers["Authorization"] = f"Bearer {key}"
     return client
+
+
+@contextmanager
+def serve_process(env: dict[str, str]) -> Iterator[str]:
+    """`claybridge serve --port 0` run as a user runs it; yields its URL once healthy."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claybridge", "serve", "--port", "0"],
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        url = None
+        for _ in range(50):
+            match = re.search(r"listening on (http://\S+)", proc.stdout.readline())
+            if match:
+                url = match.group(1)
+                break
+        assert url, "serve did not print the URL it listens on"
+        # Keep reading its output so a chatty server never blocks on a full pipe.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        with httpx.Client(base_url=url, timeout=10) as http:
+            for _ in range(200):
+                try:
+                    if http.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.02)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from claybridge.config import Settings
+from tests.conftest import serve_process
 
 pytestmark = pytest.mark.slow
 
@@ -43,36 +43,9 @@ def running(settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
         "COLUMNS": "250",
     }
     env.pop("CLAYBRIDGE_PUBLIC_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "claybridge", "serve", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    url = None
-    for _ in range(50):
-        line = proc.stdout.readline()
-        match = re.search(r"listening on (http://\S+)", line)
-        if match:
-            url = match.group(1)
-            break
-    assert url, "serve did not print the URL it listens on"
-    env["CLAYBRIDGE_PUBLIC_URL"] = url
-    with httpx.Client(base_url=url, timeout=10) as http:
-        for _ in range(100):
-            try:
-                if http.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-    try:
+    with serve_process(env) as url:
+        env["CLAYBRIDGE_PUBLIC_URL"] = url
         yield url, env
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()
 
 
 def test_new_user_journey(running: tuple[str, dict[str, str]], tmp_path: Path) -> None:

@@ -114,3 +114,17 @@ def test_submit_requires_a_running_committer(db: Database) -> None:
     committer = Committer(db)
     with pytest.raises(RuntimeError, match="not running"):
         asyncio.run(committer.submit(lambda conn: None))
+
+
+def test_prepared_statements_raise_sqlalchemy_errors(db: Database) -> None:
+    """A driver error on a prepared statement surfaces as SQLAlchemy's IntegrityError."""
+    from claybridge.storage.prepared import Prepared
+
+    insert = Prepared(owners.insert(), [c.key for c in owners.c])
+    row = {"id": "own_1", "name": "A", "name_key": "a", "email": "a@x.io", "created_at": now()}
+    with db.write() as conn:
+        insert.execute(conn, row)
+    with db.write() as conn, pytest.raises(sa.exc.IntegrityError):
+        insert.execute(conn, {**row, "id": "own_2"})
+    with db.write() as conn, pytest.raises(sa.exc.IntegrityError):
+        insert.execute_many(conn, [{**row, "id": "own_3"}])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from claybridge.records import idempotency
 from claybridge.storage.database import Database
 from claybridge.storage.tables import events, idempotency_keys, metadata, people
-from tests.conftest import now
+from tests.conftest import now, serve_process
 
 ROW = {"email": "ada@example.com", "full_name": "Ada", "clay_row_id": "row_1"}
 
@@ -160,43 +161,22 @@ def test_two_processes_apply_once(pg_database_url: str, tmp_path: Any) -> None:
         **os.environ,
         "CLAYBRIDGE_DATABASE_URL": pg_database_url,
         "CLAYBRIDGE_DATA_DIR": str(tmp_path),
-        "PYTHONUNBUFFERED": "1",
     }
-    made = subprocess.run(
-        [sys.executable, "-m", "claybridge", "api-keys", "create", "--name", "t", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = __import__("json").loads(made.stdout)["key"]
-    procs, urls = [], []
-    for _ in range(2):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "claybridge", "serve", "--port", "0"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert proc.stdout is not None
-        for _ in range(50):
-            match = re.search(r"listening on (http://\S+)", proc.stdout.readline())
-            if match:
-                urls.append(match.group(1))
-                break
-        procs.append(proc)
     try:
-        with httpx.Client(timeout=30) as http:
-            for url in urls:
-                for _ in range(100):
-                    try:
-                        if http.get(f"{url}/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-            admin = httpx.Client(
-                base_url=urls[0], timeout=30, headers={"Authorization": f"Bearer {key}"}
+        made = subprocess.run(
+            [sys.executable, "-m", "claybridge", "api-keys", "create", "--name", "t", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        key = json.loads(made.stdout)["key"]
+        with contextlib.ExitStack() as stack, httpx.Client(timeout=30) as http:
+            urls = [stack.enter_context(serve_process(env)) for _ in range(2)]
+            admin = stack.enter_context(
+                httpx.Client(
+                    base_url=urls[0], timeout=30, headers={"Authorization": f"Bearer {key}"}
+                )
             )
             src = _source(admin)
 
@@ -205,18 +185,13 @@ def test_two_processes_apply_once(pg_database_url: str, tmp_path: Any) -> None:
 
             with ThreadPoolExecutor(max_workers=50) as pool:
                 answers = list(pool.map(send, range(50)))
-            admin.close()
-        assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+        failed = [(a.status_code, a.text) for a in answers if a.status_code != 200]
+        assert not failed, failed
         assert sum("idempotent-replayed" in a.headers for a in answers) == 49
         with db.read() as conn:
             statuses = [r.status for r in conn.execute(sa.select(events.c.status))]
             assert conn.execute(sa.select(sa.func.count()).select_from(people)).scalar() == 1
         assert sorted(statuses) == ["accepted"] + ["duplicate"] * 49
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
-            assert proc.stdout is not None
-            proc.stdout.close()
         _empty(db)  # this test shares the session database without the fixture's cleanup
         db.dispose()

@@ -204,7 +204,8 @@ def test_hostile_bodies_get_clear_answers(admin: httpx.Client, db: Database) -> 
     latin = admin.post(src["path"], content=b'{"email": "caf\xe9@x.io"}', headers=src["auth"])
     assert (latin.status_code, latin.json()["error"]["code"]) == (400, "invalid_json")
     assert "UTF-8" in latin.json()["error"]["message"]
-    dup = admin.post(src["path"], content=b'{"email": "a@x.io", "email": "b@x.io"}',
-                     headers=src["auth"])
+    dup = admin.post(
+        src["path"], content=b'{"email": "a@x.io", "email": "b@x.io"}', headers=src["auth"]
+    )
     assert dup.json()["actions"][0]["person"]["key"] == "b@x.io"  # the last one wins
     assert _count(db, people) == 1

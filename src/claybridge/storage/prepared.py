@@ -34,6 +34,16 @@ class _Compiled:
     results: list[tuple[str, Processor]]
 
 
+def _wrapped(conn: sa.Connection, sql: str, params: Any, exc: Exception) -> sa.exc.DBAPIError:
+    """The driver's error as SQLAlchemy would have raised it (``IntegrityError``, …), so
+    callers handle one family of storage errors whichever path ran the statement."""
+    wrapped = sa.exc.DBAPIError.instance(
+        sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+    )
+    assert isinstance(wrapped, sa.exc.DBAPIError)  # exc is a DBAPI error, so it is wrapped
+    return wrapped
+
+
 class Prepared:
     """``statement`` compiled for the parameter keys ``keys``, per dialect, on first use."""
 
@@ -81,7 +91,11 @@ class Prepared:
         compiled = self._compiled(conn.dialect)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(compiled.sql, self._bind(compiled, params))
+            bound = self._bind(compiled, params)
+            try:
+                cursor.execute(compiled.sql, bound)
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise _wrapped(conn, compiled.sql, bound, exc) from exc
             if not self._returning:
                 return None
             row = cursor.fetchone()
@@ -106,6 +120,10 @@ class Prepared:
         compiled = self._compiled(conn.dialect)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(compiled.sql, [self._bind(compiled, r) for r in rows])
+            bound = [self._bind(compiled, r) for r in rows]
+            try:
+                cursor.executemany(compiled.sql, bound)
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise _wrapped(conn, compiled.sql, bound, exc) from exc
         finally:
             cursor.close()
