@@ -1,16 +1,24 @@
 """Ingest benchmark: the real server against a bare ASGI app, same load, same run.
 
-Starts ``claybridge serve`` (one process, SQLite, synchronous=FULL: every answered row
-is durable) and ``bench/bare_app.py`` (reads the body, answers 202) under uvicorn,
-drives each with wrk (64 connections, a ~600-byte Clay account row with a valid token,
-domains cycling over 5,000 customers so rows both create and update), and prints
-requests/s, p50, p99 (medians of alternating rounds), the ratio, and the server's
-peak RSS. Afterwards it checks that
-every 2xx the server gave has its event in the database.
+Starts ``bench/bare_app.py`` (reads the body, answers 202) and, per scenario, one
+``claybridge serve`` (one process each, its own SQLite database with synchronous=FULL:
+every answered row is durable), all under uvicorn with the same settings. wrk drives
+each in turn with 64 connections, alternating rounds so that drift on the machine hits
+all alike. Scenarios:
 
-Targets (issue 2): ratio >= 0.2, p99 <= 50 ms, peak RSS < 150 MB.
+* ``customers``: a ~600-byte Clay account row on ``clay-customers``, domains cycling over
+  5,000 customers so rows both create and update (the bare app gets the same rows);
+* ``leads``: ``lead.enriched`` with 20 properties through ``identify_person`` with a
+  condition (true for 70% of rows);
+* ``leads_idem``: the same with idempotency on a Clay row id unique to each request, so
+  every request pays for the key check and none is a cheap replay.
 
-    .venv/bin/python bench/ingest.py [--duration 10] [--connections 64] [--threads 2]
+Prints requests/s, p50 and p99 (medians of the rounds), each ratio to the bare app, the
+idempotency cost (leads / leads_idem - 1), peak RSS, and checks that every 2xx answer
+has its event stored. Targets: customers >= 0.2x and p99 <= 50 ms (issue 2), leads >=
+0.15x and idempotency <= 15% (issue 3), peak RSS < 150 MB.
+
+    .venv/bin/python bench/ingest.py [--duration 10] [--rounds 3] [--connections 64]
 """
 
 from __future__ import annotations
@@ -279,27 +287,31 @@ def main() -> int:
     args = parser.parse_args()
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="claybridge-bench-"))
-    env = {
-        **os.environ,
-        "CLAYBRIDGE_DATA_DIR": str(work / "data"),
-        "PYTHONUNBUFFERED": "1",
-        "CLAYBRIDGE_LOG_LEVEL": "WARNING",
-    }
-    env.pop("CLAYBRIDGE_DATABASE_URL", None)
-    cli(env, "owners", "add", "--name", "Ada Lovelace", "--email", "ada@example.com")
     idem_config = {**LEADS_CONFIG, "idempotency": {"mode": "key", "key_path": "body.clay_row_id"}}
-    made = {
-        "customers": (make_source(env, "customers", "clay-customers", None), customer_script),
-        "leads": (make_source(env, "leads", "clay-leads", LEADS_CONFIG), lead_script),
-        "leads_idem": (make_source(env, "leads-idem", "clay-leads", idem_config), lead_script),
+    # One server and database per scenario, so one scenario's rows never slow another's.
+    scenarios = {
+        "customers": ("clay-customers", None, customer_script),
+        "leads": ("clay-leads", LEADS_CONFIG, lead_script),
+        "leads_idem": ("clay-leads", idem_config, lead_script),
     }
     scripts: dict[str, Path] = {}
-    for name, (source, script_for) in made.items():
+    envs: dict[str, dict[str, str]] = {}
+    for name, (template, config, script_for) in scenarios.items():
+        env = {
+            **os.environ,
+            "CLAYBRIDGE_DATA_DIR": str(work / name),
+            "PYTHONUNBUFFERED": "1",
+            "CLAYBRIDGE_LOG_LEVEL": "WARNING",
+        }
+        env.pop("CLAYBRIDGE_DATABASE_URL", None)
+        cli(env, "owners", "add", "--name", "Ada Lovelace", "--email", "ada@example.com")
+        source = make_source(env, name, template, config)
         scripts[name] = work / f"{name}.lua"
         scripts[name].write_text(script_for(f"/hooks/{source['key']}", source["token"]))
+        envs[name] = env
     scripts["bare_asgi"] = scripts["customers"]
 
-    server, url = start_claybridge(env)
+    servers = {name: start_claybridge(env) for name, env in envs.items()}
     port = free_port()
     bare = subprocess.Popen(
         [
@@ -315,29 +327,31 @@ def main() -> int:
             "--no-proxy-headers",
         ],  # as `claybridge serve` runs
         cwd=HERE,
-        env=env,
+        env=envs["customers"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     bare_url = f"http://127.0.0.1:{port}"
-    targets = {"bare_asgi": bare_url, "customers": url, "leads": url, "leads_idem": url}
+    targets = {"bare_asgi": bare_url, **{name: url for name, (_p, url) in servers.items()}}
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
     try:
-        wait_up(url)
-        wait_up(bare_url)
+        for target in targets.values():
+            wait_up(target)
         for name, target in targets.items():
             run_wrk(wrk, target, scripts[name], args, args.warmup)
         # Alternate the targets so that drift on the machine hits all alike.
         for _ in range(args.rounds):
             for name, target in targets.items():
                 rounds[name].append(run_wrk(wrk, target, scripts[name], args, args.duration))
-        rss = peak_rss_mb(server.pid)
+        rss = max(peak_rss_mb(proc.pid) for proc, _url in servers.values())
     finally:
-        for proc in (server, bare):
+        for proc, _url in servers.values():
             proc.terminate()
             proc.wait(30)
-        assert server.stdout is not None
-        server.stdout.close()
+            assert proc.stdout is not None
+            proc.stdout.close()
+        bare.terminate()
+        bare.wait(30)
 
     results = {name: median_of(runs) for name, runs in rounds.items()}
     for name, runs in rounds.items():
@@ -347,11 +361,15 @@ def main() -> int:
             + "   p99 ms: "
             + ", ".join(f"{r['p99_ms']:.1f}" for r in runs)
         )
-    with sqlite3.connect(work / "data" / "claybridge.db") as conn:
-        stored = conn.execute("SELECT count(*) FROM events WHERE status='accepted'").fetchone()[0]
-        duplicates = conn.execute(
-            "SELECT count(*) FROM events WHERE status='duplicate'"
-        ).fetchone()[0]
+    stored = duplicates = 0
+    for name in scenarios:
+        with sqlite3.connect(work / name / "claybridge.db") as conn:
+            stored += conn.execute(
+                "SELECT count(*) FROM events WHERE status='accepted'"
+            ).fetchone()[0]
+            duplicates += conn.execute(
+                "SELECT count(*) FROM events WHERE status='duplicate'"
+            ).fetchone()[0]
     answered_ok = sum(
         r["requests"] - r["non_2xx"] for n, runs in rounds.items() if n != "bare_asgi" for r in runs
     )
