@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -60,7 +63,7 @@ def serve(
     console.print(f"Claybridge listening on {cfg.base_url}", highlight=False)
     console.print(f"  database: {cfg.resolved_database_url.split('@')[-1]}", highlight=False)
     console.print(
-        '  next: claybridge sources create --name "Clay accounts" --template clay-customers',
+        f'  next: {_command()} sources create --name "Clay accounts" --template clay-customers',
         highlight=False,
         markup=False,
         soft_wrap=True,
@@ -75,6 +78,18 @@ def serve(
         proxy_headers=False,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _command() -> str:
+    """How to call this CLI again: ``claybridge`` if it is on PATH, else its path."""
+    invoked = Path(sys.argv[0])
+    found = shutil.which("claybridge")
+    if invoked.name != "claybridge" or (found and Path(found).resolve() == invoked.resolve()):
+        return "claybridge"
+    try:
+        return str(invoked.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(invoked)
 
 
 def main() -> None:
