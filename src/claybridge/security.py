@@ -66,10 +66,3 @@ def bearer_token(authorization: str | None) -> str | None:
         return None
     token = token.strip()
     return token or None
-
-
-def mask(value: str, keep: int = 4) -> str:
-    """``value`` with all but its last ``keep`` characters hidden, for display."""
-    if len(value) <= keep:
-        return "*" * len(value)
-    return "*" * 8 + value[-keep:]

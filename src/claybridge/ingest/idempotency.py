@@ -16,9 +16,8 @@ from typing import Any
 
 import orjson
 
+from claybridge.mapping.engine import MAX_KEY
 from claybridge.mapping.paths import Path
-
-MAX_KEY = 255
 
 
 def content_hash(body: dict[str, Any]) -> str:

@@ -135,7 +135,7 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
                     return _replay(conn, event_id, source, req, headers, parsed, owner)
                 claimed = key
         plan = plan_event(config, event, date_order=req.date_order)
-        resolved = resolve_owners(conn, plan, _cached_owner)
+        resolved = resolve_owners(conn, plan, _resolve_owner)
         results = apply_plan(
             conn,
             plan,
@@ -256,12 +256,8 @@ def compiled_config(source: dict[str, Any], box: SecretBox | None = None) -> Com
     return found
 
 
-def _cached_owner(conn: sa.Connection, *, name: str | None, email: str | None) -> Any:
-    return _resolve_owner(conn, name, email)
-
-
 def _resolve_owner(
-    conn: sa.Connection, name: str | None, email: str | None
+    conn: sa.Connection, *, name: str | None, email: str | None
 ) -> dict[str, Any] | None:
     """``owners.resolve``, remembered for the rest of the batch (same snapshot)."""
     if name is None and email is None:

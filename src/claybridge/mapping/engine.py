@@ -29,7 +29,7 @@ from claybridge.mapping.model import (
 from claybridge.mapping.paths import Path, parse_path
 from claybridge.mapping.types import coerce_as
 
-MAX_KEY = 255
+MAX_KEY = 255  # person/object keys and idempotency keys: their columns hold 255 chars
 _PERSON_TYPES = {"email": "email", "avatar_url": "url"}
 
 

@@ -36,7 +36,6 @@ from claybridge.mapping.paths import parse_path
 from claybridge.mapping.types import TYPE_NAMES
 
 ActionKind = Literal["upsert_customer", "identify_person", "set_object"]
-ACTION_KINDS: tuple[str, ...] = ("upsert_customer", "identify_person", "set_object")
 
 # Field names each action accepts (and, for upsert_customer, requires).
 CUSTOMER_FIELDS = ("name", "websiteUrl", "owner", "ownerEmail", "stage", "arr", "renewalDate")

@@ -105,10 +105,3 @@ TYPE_NAMES = tuple(sorted(COERCERS))
 def coerce_as(type_name: str, value: Any) -> Any:
     """Coerce ``value`` as ``type_name`` (one of :data:`TYPE_NAMES`)."""
     return COERCERS[type_name](value)
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with decimals turned into JSON numbers (ints when whole)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value

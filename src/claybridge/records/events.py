@@ -21,7 +21,6 @@ __all__ = [
     "STATUSES",
     "events",
     "get",
-    "insert",
     "public",
     "search",
 ]
@@ -32,14 +31,8 @@ DRY_RUN = "dry_run"
 DUPLICATE = "duplicate"
 STATUSES = (ACCEPTED, REJECTED, DRY_RUN, DUPLICATE)
 
-_INSERT = events.insert()  # built once; executed with a parameter dict
-# The ingest path writes events in bulk at commit (see ingest.committer.defer_insert).
+# Events are written by the ingest path, in bulk at commit (ingest.committer.defer_insert).
 INSERT_PREPARED = Prepared(events.insert(), [c.key for c in events.c])
-
-
-def insert(conn: sa.Connection, row: dict[str, Any]) -> None:
-    """Record one event (columns as in :data:`claybridge.storage.tables.events`)."""
-    conn.execute(_INSERT, row)
 
 
 def _body(text: str | None) -> Any:
