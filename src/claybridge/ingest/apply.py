@@ -1,8 +1,11 @@
 """Carrying out a plan on the database, or previewing it for a dry run.
 
 Contract: :func:`resolve_owners` does every read that can still reject the event
-(owner lookups) before :func:`apply_plan` writes anything, so a rejected event leaves no
-record behind. Results list, in mapping order, what each action did (or would do).
+(owner lookups, and the destinations and workflows that ``forward`` and
+``trigger_workflow`` name) before :func:`apply_plan` writes anything, so a rejected
+event leaves no record behind. Results list, in mapping order, what each action did (or
+would do). Outbound actions only enqueue: a ``forward`` becomes a pending delivery
+written with the event, a ``trigger_workflow`` a queued run; workers do the sending.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from claybridge.errors import ClaybridgeError, NotFound
+from claybridge.ingest.committer import batch_scope, defer_insert
 from claybridge.mapping.engine import Plan, PlannedAction
-from claybridge.records import customers, objects, owners, people
+from claybridge.records import customers, deliveries, objects, owners, people, runs, workflows
+from claybridge.storage.tables import destinations
 
 Owner = dict[str, Any] | None
 
@@ -28,7 +34,53 @@ def resolve_owners(
             found[action.index] = lookup(
                 conn, name=action.customer.owner_name, email=action.customer.owner_email
             )
+        elif action.status == "apply" and action.kind == "forward":
+            found[action.index] = _destination(conn, action.target or "")
+        elif action.status == "apply" and action.kind == "trigger_workflow":
+            found[action.index] = _workflow(conn, action.target or "")
     return found
+
+
+def _cached(conn: sa.Connection, kind: str, name: str, load: Any) -> dict[str, Any]:
+    """``load(conn, name)``, remembered for the batch (one snapshot)."""
+    cache = batch_scope(conn).setdefault(kind, {})
+    if name not in cache:
+        cache[name] = load(conn, name)
+    return cache[name]  # type: ignore[no-any-return]
+
+
+def _load_destination(conn: sa.Connection, name: str) -> dict[str, Any]:
+    row = conn.execute(
+        sa.select(destinations.c.id, destinations.c.name).where(destinations.c.name == name)
+    ).first()
+    if row is None:
+        raise ClaybridgeError(
+            f"the mapping forwards to destination {name!r}, which does not exist; "
+            "create it or fix the mapping",
+            code="unknown_destination",
+            status_code=422,
+        )
+    return {"id": row.id, "name": row.name}
+
+
+def _destination(conn: sa.Connection, name: str) -> dict[str, Any]:
+    return _cached(conn, "destinations", name, _load_destination)
+
+
+def _load_workflow(conn: sa.Connection, key: str) -> dict[str, Any]:
+    try:
+        return workflows.find(conn, key)
+    except NotFound:
+        raise ClaybridgeError(
+            f"the mapping triggers workflow {key!r}, which does not exist; "
+            "create it or fix the mapping",
+            code="unknown_workflow",
+            status_code=422,
+        ) from None
+
+
+def _workflow(conn: sa.Connection, key: str) -> dict[str, Any]:
+    return _cached(conn, "workflows", key, _load_workflow)
 
 
 def apply_plan(
@@ -39,12 +91,63 @@ def apply_plan(
     source_id: str,
     now: datetime,
     dry_run: bool,
+    event_id: str | None = None,
+    source_name: str | None = None,
 ) -> list[dict[str, Any]]:
     """Apply (or preview) each planned action in order; returns one result per action."""
-    return [
-        _one(conn, a, resolved.get(a.index), source_id=source_id, now=now, dry_run=dry_run)
-        for a in plan.actions
-    ]
+    out = []
+    for a in plan.actions:
+        if a.status == "apply" and a.kind in ("forward", "trigger_workflow"):
+            origin = {"id": source_id, "name": source_name, "event": plan.event_name}
+            out.append(_outbound(conn, a, resolved[a.index], origin, event_id, now, dry_run))
+        else:
+            out.append(
+                _one(conn, a, resolved.get(a.index), source_id=source_id, now=now, dry_run=dry_run)
+            )
+    return out
+
+
+def _outbound(
+    conn: sa.Connection,
+    action: PlannedAction,
+    target: Any,
+    origin: dict[str, Any],
+    event_id: str | None,
+    now: datetime,
+    dry_run: bool,
+) -> dict[str, Any]:
+    if action.kind == "forward":
+        if dry_run:
+            return {"kind": "forward", "status": "would_queue", "destination": target["name"]}
+        row = deliveries.new_row(target["id"], action.payload, now, event_id=event_id)
+        defer_insert(conn, deliveries.INSERT, row)
+        return {
+            "kind": "forward",
+            "status": "queued",
+            "destination": target["name"],
+            "delivery_id": row["id"],
+        }
+    if dry_run:
+        return {"kind": "trigger_workflow", "status": "would_start", "workflow": target["key"]}
+    result: dict[str, Any] = {"kind": "trigger_workflow", "workflow": target["key"]}
+    try:
+        run, created = runs.start(
+            conn,
+            target,
+            action.payload,
+            now,
+            source=origin,
+            idempotency_key=action.key,
+            event_id=event_id,
+        )
+    except ClaybridgeError as exc:
+        if exc.code != "idempotency_key_conflict":
+            raise
+        # A re-sent row whose run already ended: not an error for Clay, nothing to do.
+        found = runs.by_key(conn, target["id"], action.key or "")
+        assert found is not None
+        return {**result, "status": "exists", "run_id": found["id"], "run_status": found["status"]}
+    return {**result, "status": "started" if created else "exists", "run_id": run["id"]}
 
 
 def _one(

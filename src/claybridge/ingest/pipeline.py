@@ -143,6 +143,8 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
             source_id=source["id"],
             now=req.received_at,
             dry_run=req.dry_run,
+            event_id=event_id,
+            source_name=source["name"],
         )
     except ClaybridgeError as exc:
         response = {**exc.to_body(), "event_id": event_id}

@@ -43,7 +43,6 @@ FUNCTIONS: dict[str, Any] = {
 _CONSTANTS = {"True", "False", "None", "true", "false", "null"}
 _PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 MAX_LENGTH = 1000
-_ALLOWED_NAMES = frozenset(NAMES) | _CONSTANTS | frozenset(FUNCTIONS)
 
 
 class View(dict):  # type: ignore[type-arg]
@@ -103,8 +102,11 @@ class Condition:
             return False, f"condition {self.source!r} could not be evaluated: {exc}"
 
 
-def compile_condition(source: str) -> Condition:
-    """Check and compile ``source``; :class:`ValueError` says what is wrong."""
+def compile_condition(source: str, names: tuple[str, ...] = NAMES) -> Condition:
+    """Check and compile ``source`` over ``names`` (mappings: ``body`` and ``headers``;
+    workflow steps: ``event``, ``source`` and ``steps``); :class:`ValueError` says what
+    is wrong."""
+    allowed = frozenset(names) | _CONSTANTS | frozenset(FUNCTIONS)
     if not isinstance(source, str) or not source.strip():
         raise ValueError("a condition must be a non-empty expression")
     if len(source) > MAX_LENGTH:
@@ -114,11 +116,9 @@ def compile_condition(source: str) -> Condition:
     except SyntaxError as exc:
         raise ValueError(f"condition {source!r} does not parse: {exc.msg}") from None
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id not in _ALLOWED_NAMES:
-            raise ValueError(
-                f"condition {source!r} uses unknown name {node.id!r}; "
-                "use body.<field> or headers.<name>"
-            )
+        if isinstance(node, ast.Name) and node.id not in allowed:
+            hint = " or ".join(f"{n}.<field>" for n in names)
+            raise ValueError(f"condition {source!r} uses unknown name {node.id!r}; use {hint}")
         if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             raise ValueError(f"condition {source!r} may not use {node.attr!r}")
         if isinstance(

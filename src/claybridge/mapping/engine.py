@@ -81,6 +81,8 @@ class CompiledAction:
     key: CompiledField | None = None
     collection: str | None = None
     properties: Path | None = None
+    target: str | None = None  # forward: destination name; trigger_workflow: workflow key
+    run_key: Path | None = None  # trigger_workflow: where the idempotency key is read
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,16 @@ def _compile_action(index: int, spec: ActionSpec) -> CompiledAction:
             for name in CUSTOMER_FIELDS
         )
         return CompiledAction(index, spec.kind, condition, fields)
+    if spec.kind in ("forward", "trigger_workflow"):
+        return CompiledAction(
+            index,
+            spec.kind,
+            condition,
+            (),
+            properties=parse_path(spec.payload or "body"),
+            target=spec.destination or spec.workflow,
+            run_key=parse_path(spec.idempotency_key) if spec.idempotency_key else None,
+        )
     props = parse_path(spec.properties or "body")
     if spec.kind == "identify_person":
         names = [n for n in PERSON_FIELDS if n in spec.fields] if spec.fields else PERSON_FIELDS
@@ -158,6 +170,8 @@ class PlannedAction:
     collection: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    payload: Any = None
 
 
 @dataclass(slots=True)
@@ -233,6 +247,22 @@ def _plan_action(
                 exc.field = label
             raise
         return PlannedAction(action.index, action.kind, "apply", customer=customer)
+    if action.kind in ("forward", "trigger_workflow"):
+        assert action.properties is not None
+        payload = action.properties.resolve(event)
+        if payload is None:
+            label = str(action.properties)
+            raise MissingField(f"{label} is empty: nothing to send", field=label)
+        run_key = None
+        if action.run_key is not None:
+            raw = action.run_key.resolve(event)
+            run_key = str(raw).strip() if raw is not None and str(raw).strip() else None
+            if run_key is not None and len(run_key) > MAX_KEY:
+                label = str(action.run_key)
+                raise InvalidField(f"{label}: longer than {MAX_KEY} characters", field=label)
+        return PlannedAction(
+            action.index, action.kind, "apply", key=run_key, target=action.target, payload=payload
+        )
     assert action.key is not None
     key = _key(action.key, event)
     values = {f.name: _coerced(f, event) for f in action.fields}

@@ -21,6 +21,13 @@ Shape (YAML shown; JSON is the same)::
         - kind: set_object
           collection: accounts
           id: {path: body.company_domain, type: domain}
+        - kind: forward                 # queue a delivery (sent by a worker)
+          destination: hot-leads-slack
+          when: body.icp_score >= 80
+          payload: body                 # what is sent (default: the whole row)
+        - kind: trigger_workflow        # start a run of a workflow
+          workflow: route-lead
+          idempotency_key: body.clay_row_id   # optional: one run per key
 
 A field is a path string, or ``{path, type, required}``, or ``{value: <constant>}``.
 """
@@ -35,7 +42,9 @@ from claybridge.mapping.conditions import compile_condition
 from claybridge.mapping.paths import parse_path
 from claybridge.mapping.types import TYPE_NAMES
 
-ActionKind = Literal["upsert_customer", "identify_person", "set_object"]
+ActionKind = Literal[
+    "upsert_customer", "identify_person", "set_object", "forward", "trigger_workflow"
+]
 
 # Field names each action accepts (and, for upsert_customer, requires).
 CUSTOMER_FIELDS = ("name", "websiteUrl", "owner", "ownerEmail", "stage", "arr", "renewalDate")
@@ -92,6 +101,17 @@ class ActionSpec(BaseModel):
     id: FieldSpec | None = None
     collection: str | None = Field(default=None, min_length=1, max_length=100)
     properties: str | None = None
+    destination: str | None = Field(default=None, min_length=1, max_length=200)
+    workflow: str | None = Field(default=None, min_length=1, max_length=100)
+    payload: str | None = None
+    idempotency_key: str | None = None
+
+    @field_validator("payload", "idempotency_key")
+    @classmethod
+    def _paths(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_path(value)
+        return value
 
     @field_validator("when")
     @classmethod
@@ -113,6 +133,8 @@ class ActionSpec(BaseModel):
             "upsert_customer": CUSTOMER_FIELDS,
             "identify_person": PERSON_FIELDS,
             "set_object": (),
+            "forward": (),
+            "trigger_workflow": (),
         }[self.kind]
         unknown = sorted(set(self.fields) - set(allowed))
         if unknown:
@@ -127,6 +149,21 @@ class ActionSpec(BaseModel):
             raise ValueError(f"{self.kind} takes no collection")
         if self.kind == "upsert_customer" and (self.id is not None or self.properties):
             raise ValueError("upsert_customer takes fields only (no id or properties)")
+        outbound = self.kind in ("forward", "trigger_workflow")
+        if self.kind == "forward" and not self.destination:
+            raise ValueError("forward needs a destination (its name), e.g. destination: crm")
+        if self.kind == "trigger_workflow" and not self.workflow:
+            raise ValueError("trigger_workflow needs a workflow (its key)")
+        if self.destination is not None and self.kind != "forward":
+            raise ValueError(f"{self.kind} takes no destination")
+        if self.workflow is not None and self.kind != "trigger_workflow":
+            raise ValueError(f"{self.kind} takes no workflow")
+        if self.payload is not None and not outbound:
+            raise ValueError(f"{self.kind} takes no payload (it is for forward/trigger_workflow)")
+        if self.idempotency_key is not None and self.kind != "trigger_workflow":
+            raise ValueError(f"{self.kind} takes no idempotency_key")
+        if outbound and (self.id is not None or self.properties or self.fields):
+            raise ValueError(f"{self.kind} takes a payload path, not id, fields or properties")
         return self
 
 

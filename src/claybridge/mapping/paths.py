@@ -44,17 +44,22 @@ class Path:
         return value
 
 
-def parse_path(text: str) -> Path:
-    """Parse ``text`` or raise :class:`ValueError` saying what is wrong with it."""
+def parse_path(text: str, roots: tuple[str, ...] = ROOTS) -> Path:
+    """Parse ``text`` or raise :class:`ValueError` saying what is wrong with it.
+
+    ``roots``: the names a path may start with (workflow steps use ``event``,
+    ``source`` and ``steps``); every root but ``headers`` reads like ``body``.
+    """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("a path must be a non-empty string such as body.email")
+        raise ValueError(f"a path must be a non-empty string such as {roots[0]}.email")
     text = text.strip()
     root, _, rest = text.partition(".")
-    if root not in ROOTS:
-        raise ValueError(f"path {text!r} must start with body. or headers.")
+    if root not in roots:
+        allowed = " or ".join(f"{r}." for r in roots)
+        raise ValueError(f"path {text!r} must start with {allowed}")
     if not rest:
-        if root == "body":
-            return Path("body", ())
+        if root != "headers":
+            return Path(root, ())
         raise ValueError("a headers path names one header, e.g. headers.x-clay-table-id")
     if root == "headers":
         return Path("headers", (rest.lower(),))
@@ -62,4 +67,4 @@ def parse_path(text: str) -> Path:
     for segment in segments:
         if not segment or not _SEGMENT.match(segment):
             raise ValueError(f"path {text!r} has an empty or invalid segment {segment!r}")
-    return Path("body", segments)
+    return Path(root, segments)

@@ -144,3 +144,142 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
+
+destinations = sa.Table(
+    "destinations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    # http | slack
+    sa.Column("kind", sa.String(16), nullable=False),
+    # The URL encrypted (Slack webhook URLs are credentials), and a masked form to show.
+    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("url_hint", sa.String(2000), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    # {name: encrypted value}
+    sa.Column("headers", json_type(), nullable=False),
+    # Jinja2 (sandboxed): the request body for http (NULL: the whole row as JSON), the
+    # message text for slack.
+    sa.Column("template", sa.Text(), nullable=True),
+    sa.Column("signing_secret", sa.Text(), nullable=True),
+    sa.Column("timeout_seconds", sa.Float(), nullable=False),
+    sa.Column("rate_limit", sa.Float(), nullable=True),
+    sa.Column("concurrency", sa.Integer(), nullable=False),
+    # Seconds before each attempt (NULL: the default schedule).
+    sa.Column("retry_schedule", json_type(), nullable=True),
+    # active | paused (by a person; the circuit breaker has its own state)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("circuit_state", sa.String(16), nullable=False),
+    sa.Column("circuit_threshold", sa.Integer(), nullable=False),
+    sa.Column("circuit_cooldown_seconds", sa.Float(), nullable=False),
+    sa.Column("consecutive_failures", sa.Integer(), nullable=False),
+    sa.Column("circuit_opened_at", UTCDateTime(), nullable=True),
+    sa.Column("probe_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "destination_id",
+        ID,
+        sa.ForeignKey("destinations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # Where it came from (plain ids: the event log may be pruned before the delivery).
+    sa.Column("event_id", ID, nullable=True, index=True),
+    sa.Column("run_id", ID, nullable=True, index=True),
+    sa.Column("replay_of", ID, nullable=True),
+    # The row (JSON) the destination's template renders.
+    sa.Column("payload", json_type(), nullable=False),
+    # pending | in_flight | failed (a retry is due later) | delivered | dead
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("lease_owner", sa.String(100), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("last_status_code", sa.Integer(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    # The claim query walks this in order: only work still to send is indexed.
+    sa.Index(
+        "ix_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=sa.text("status IN ('pending', 'failed')"),
+        postgresql_where=sa.text("status IN ('pending', 'failed')"),
+    ),
+    sa.Index(
+        "ix_deliveries_leased",
+        "lease_expires_at",
+        sqlite_where=sa.text("status = 'in_flight'"),
+        postgresql_where=sa.text("status = 'in_flight'"),
+    ),
+    sa.Index("ix_deliveries_destination_id_status", "destination_id", "status"),
+    sa.Index("ix_deliveries_created_at", "created_at"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "delivery_id", ID, sa.ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("attempted_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("status_code", sa.Integer(), nullable=True),
+    sa.Column("latency_ms", sa.Float(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("response_excerpt", sa.Text(), nullable=True),
+    sa.Column("worker", sa.String(100), nullable=False),
+    sa.Index("ix_delivery_attempts_delivery_id_attempted_at", "delivery_id", "attempted_at"),
+)
+
+# Shared rate limiters (GCRA): the theoretical arrival time of the next request.
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("tat", sa.Float(), nullable=False),
+)
+
+workflows = sa.Table(
+    "workflows",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("key", sa.String(100), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    # The validated steps (see claybridge.workflows.model).
+    sa.Column("steps", json_type(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("workflow_id", ID, sa.ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False),
+    # queued | running | waiting | completed | failed | cancelled
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
+    sa.Column("event", json_type(), nullable=False),
+    sa.Column("source", json_type(), nullable=True),
+    sa.Column("event_id", ID, nullable=True),
+    # One entry per step as it is carried out: {index, kind, status, ...}.
+    sa.Column("steps", json_type(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("lease_owner", sa.String(100), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("workflow_id", "idempotency_key"),
+    sa.Index("ix_runs_status_next_attempt_at", "status", "next_attempt_at"),
+)

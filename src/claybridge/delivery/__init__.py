@@ -1,0 +1,2 @@
+"""Outbound delivery: the queue's worker, retry schedule, HTTP sending, SSRF guard,
+rate limits and the circuit breaker."""

@@ -1,0 +1,323 @@
+"""The worker: claims due deliveries, sends them, records every attempt.
+
+One asyncio loop per worker process. Database work (claiming, settling, running
+workflow steps) runs in threads so the loop keeps sending while SQLite or PostgreSQL
+works; HTTP runs on the loop through one shared ``httpx.AsyncClient`` whose transport is
+the SSRF guard.
+
+Flow: claim a batch whenever there is room (``concurrency`` requests in flight at most,
+and each destination's own ``concurrency`` cap, per worker); send each as a task;
+results go to a buffer that one flusher writes in batches (attempt rows, the deliveries'
+new state, the circuit breaker's counters) in one transaction. Idle, the worker polls
+every ``poll_interval`` seconds; :meth:`Worker.wake` (called in-process after ingest
+enqueues work) cuts that wait short.
+
+Shutdown (:meth:`Worker.run` returns when ``stop`` is set): no new claims; deliveries in
+flight get ``grace`` seconds to finish and be recorded; whatever is still unfinished is
+released (due again at once) for another worker. A worker killed outright leaves leases
+that expire after ``lease_seconds`` plus the destination's timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+import structlog
+
+from claybridge.clock import Clock, SystemClock
+from claybridge.delivery.schedule import decide
+from claybridge.delivery.sender import Attempt, send
+from claybridge.delivery.ssrf import GuardedTransport, Network
+from claybridge.records import deliveries, destinations
+from claybridge.records.deliveries import Claimed, Settled
+from claybridge.records.destinations import Target
+from claybridge.secretbox import SecretBox
+from claybridge.storage.database import Database
+from claybridge.storage.tables import destinations as destinations_table
+
+log = structlog.get_logger(__name__)
+
+# Extra work the worker does each round in a write transaction (workflow runs):
+# ``job(conn, now, worker_name) -> number of items handled``.
+Job = Callable[[sa.Connection, datetime, str], int]
+
+
+def worker_name() -> str:
+    """``host:pid:random``: unique per process, readable in attempt logs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+
+
+class Worker:
+    """Sends queued deliveries (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        *,
+        clock: Clock | None = None,
+        name: str | None = None,
+        concurrency: int = 64,
+        batch: int = 100,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 0.2,
+        grace: float = 10.0,
+        allow: Sequence[Network] = (),
+        transport: httpx.AsyncBaseTransport | None = None,
+        jobs: Sequence[Job] = (),
+    ) -> None:
+        self.db = db
+        self.box = box
+        self.clock = clock or SystemClock()
+        self.name = name or worker_name()
+        self.concurrency = concurrency
+        self.batch = batch
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.grace = grace
+        self.allow = tuple(allow)
+        self.jobs = tuple(jobs)
+        self._transport = transport
+        self._targets: dict[str, tuple[Any, Target]] = {}
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._per_destination: dict[str, int] = {}  # held (claimed, unsettled) per destination
+        self._gates: dict[str, tuple[int, asyncio.Semaphore]] = {}
+        self._results: list[tuple[Claimed, Target, Attempt, datetime]] = []
+        self._wake = asyncio.Event()
+        self.sent = 0
+        self.rounds = 0
+
+    def wake(self) -> None:
+        """New work may be due: stop waiting for the next poll."""
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set, then shut down gracefully."""
+        transport = self._transport or GuardedTransport(
+            self.allow, limits=httpx.Limits(max_connections=self.concurrency)
+        )
+        async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
+            flusher = asyncio.create_task(self._flush_loop(stop))
+            log.info("worker started", worker=self.name, concurrency=self.concurrency)
+            try:
+                while not stop.is_set():
+                    busy = await self._round(client)
+                    if not busy:
+                        await self._idle(stop)
+            finally:
+                await self._shutdown(flusher)
+            log.info("worker stopped", worker=self.name, sent=self.sent)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self.poll_interval, return_when="FIRST_COMPLETED")
+        finally:
+            for w in waits:
+                w.cancel()
+
+    async def _round(self, client: httpx.AsyncClient) -> bool:
+        """One claim; True when the worker should go again at once rather than wait."""
+        self.rounds += 1
+        free = self.concurrency - len(self._in_flight)
+        if free < max(1, min(self.batch, self.concurrency) // 4) and self._in_flight:
+            await self._wait_for_room()
+            return True
+        now = self.clock.now()
+        if self.jobs:
+            await asyncio.to_thread(self._run_jobs, now)
+        full = [d for d, n in self._per_destination.items() if n >= self._cap(d)]
+        claimed = await asyncio.to_thread(self._claim, now, min(free, self.batch), full)
+        for item in claimed:
+            target = self._targets[item.destination_id][1]
+            self._per_destination[target.id] = self._per_destination.get(target.id, 0) + 1
+            task = asyncio.create_task(self._deliver(client, item, target))
+            self._in_flight[item.id] = task
+        if claimed:
+            return True
+        if self._in_flight:
+            await self._wait_for_room()
+            return True
+        return False
+
+    def _cap(self, destination_id: str) -> int:
+        found = self._targets.get(destination_id)
+        return found[1].concurrency if found else self.concurrency
+
+    async def _wait_for_room(self) -> None:
+        tasks = list(self._in_flight.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.poll_interval, return_when="FIRST_COMPLETED")
+
+    def _run_jobs(self, now: datetime) -> None:
+        for job in self.jobs:
+            try:
+                with self.db.write() as conn:
+                    job(conn, now, self.name)
+            except Exception:  # a job's bug must not stop deliveries
+                log.exception("worker job failed", job=getattr(job, "__name__", repr(job)))
+
+    def _claim(self, now: datetime, limit: int, full: list[str]) -> list[Claimed]:
+        if limit <= 0:
+            return []
+        with self.db.write() as conn:
+            claimed = deliveries.claim(
+                conn,
+                worker=self.name,
+                now=now,
+                limit=limit,
+                lease_seconds=self.lease_seconds,
+                exclude=full,
+            )
+            if claimed:
+                self._refresh_targets(conn, {c.destination_id for c in claimed})
+        # Per-destination caps are applied after claiming: what exceeds a cap waits in
+        # memory for room (its lease covers it: claims never exceed ``concurrency``).
+        return claimed
+
+    def _refresh_targets(self, conn: sa.Connection, ids: set[str]) -> None:
+        rows = conn.execute(
+            sa.select(destinations_table).where(destinations_table.c.id.in_(list(ids)))
+        ).all()
+        for row in rows:
+            cached = self._targets.get(row.id)
+            if cached is None or cached[0] != row.updated_at:
+                self._targets[row.id] = (
+                    row.updated_at,
+                    destinations.target(dict(row._mapping), self.box),
+                )
+
+    def _gate(self, target: Target) -> asyncio.Semaphore:
+        """The destination's concurrency cap in this worker (rebuilt when it changes)."""
+        found = self._gates.get(target.id)
+        if found is None or found[0] != target.concurrency:
+            found = (target.concurrency, asyncio.Semaphore(target.concurrency))
+            self._gates[target.id] = found
+        return found[1]
+
+    async def _deliver(self, client: httpx.AsyncClient, item: Claimed, target: Target) -> None:
+        try:
+            async with self._gate(target):
+                started = self.clock.now()
+                attempt = await send(
+                    client, target, item.payload, item.id, int(started.timestamp())
+                )
+            self._results.append((item, target, attempt, started))
+            self.sent += 1
+        finally:
+            self._in_flight.pop(item.id, None)
+            n = self._per_destination.get(target.id, 1) - 1
+            if n <= 0:
+                self._per_destination.pop(target.id, None)
+            else:
+                self._per_destination[target.id] = n
+
+    # -- recording ---------------------------------------------------------------------
+
+    async def _flush_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set() or self._in_flight:
+            await asyncio.sleep(0.01)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the buffered attempt results (one transaction)."""
+        if not self._results:
+            return
+        batch, self._results = self._results, []
+        await asyncio.to_thread(self._settle, batch)
+
+    def _settle(self, batch: list[tuple[Claimed, Target, Attempt, datetime]]) -> None:
+        now = self.clock.now()
+        settled: list[Settled] = []
+        outcomes: dict[str, tuple[Target, list[bool]]] = {}
+        for item, target, attempt, started in batch:
+            settled.append(self._verdict(item, target, attempt, started))
+            if not attempt.permanent:
+                ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
+                counts = ok or _health_failure(attempt.status_code)
+                if counts:
+                    outcomes.setdefault(target.id, (target, []))[1].append(ok)
+        with self.db.write() as conn:
+            deliveries.settle(conn, settled, now)
+            for target, results in outcomes.values():
+                change = destinations.record_outcomes(conn, target, results, now)
+                if change == "opened":
+                    log.warning(
+                        "circuit opened: destination paused after failures in a row",
+                        destination=target.name,
+                        threshold=target.circuit_threshold,
+                        probe_in_seconds=target.circuit_cooldown,
+                    )
+                elif change == "closed":
+                    log.info("circuit closed: probe succeeded", destination=target.name)
+        for s in settled:
+            if s.status == deliveries.DEAD:
+                log.warning("delivery dead", delivery=s.delivery_id, error=s.error)
+
+    def _verdict(
+        self, item: Claimed, target: Target, attempt: Attempt, started: datetime
+    ) -> Settled:
+        attempts = item.attempts + 1
+        if attempt.permanent:
+            status, delay, error = deliveries.DEAD, 0.0, attempt.error
+        else:
+            verdict = decide(
+                attempts=attempts,
+                schedule=target.schedule,
+                status_code=attempt.status_code,
+                retry_after_header=attempt.retry_after,
+                now=started,
+            )
+            status = {"delivered": deliveries.DELIVERED, "retry": deliveries.FAILED}.get(
+                verdict.status, deliveries.DEAD
+            )
+            delay = verdict.delay or 0.0
+            error = attempt.error
+            if verdict.reason and status == deliveries.DEAD:
+                error = f"{attempt.error}; {verdict.reason}" if attempt.error else verdict.reason
+        return Settled(
+            delivery_id=item.id,
+            worker=self.name,
+            attempted_at=started,
+            status=status,
+            attempts=attempts,
+            next_attempt_at=started + timedelta(seconds=delay),
+            status_code=attempt.status_code,
+            latency_ms=attempt.latency_ms,
+            error=error,
+            response_excerpt=attempt.excerpt,
+        )
+
+    async def _shutdown(self, flusher: asyncio.Task[None]) -> None:
+        pending = list(self._in_flight.values())
+        if pending:
+            await asyncio.wait(pending, timeout=self.grace)
+        left = [i for i, t in self._in_flight.items() if not t.done()]
+        for task in self._in_flight.values():
+            task.cancel()
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
+        await self.flush()
+        if left:
+            now = self.clock.now()
+            with self.db.write() as conn:
+                released = deliveries.release(conn, self.name, left, now)
+            log.info("released unfinished deliveries", worker=self.name, count=released)
+
+
+def _health_failure(status_code: int | None) -> bool:
+    """Whether a failed attempt says the receiver is unwell (network, timeout, 5xx, 429,
+    408). A 4xx about the payload says nothing about the endpoint's health."""
+    return status_code is None or status_code >= 500 or status_code in (408, 429)

@@ -1,0 +1,506 @@
+"""The delivery queue: rows in ``deliveries``, claimed by workers, settled with attempts.
+
+Life of a delivery: ``pending`` (enqueued, due at ``next_attempt_at``) → ``in_flight``
+(claimed by one worker under a lease) → ``delivered``, or ``failed`` (an attempt failed;
+due again at ``next_attempt_at``) → … → ``dead`` (permanent failure or schedule spent).
+
+Claiming (:func:`claim`) happens in one write transaction: on PostgreSQL the due rows are
+locked with ``FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint sets; on
+SQLite the transaction holds the database's write lock. Each claimed row gets a lease
+(``lease_owner``, ``lease_expires_at``); a worker that dies leaves leases that expire,
+and the next claim takes those rows again. :func:`settle` only touches rows whose lease
+the worker still holds, so a worker that lost its lease cannot overwrite the newer
+owner's result. The at-least-once duplicate window is therefore one lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from claybridge.delivery import ratelimit
+from claybridge.errors import Conflict, InvalidField, NotFound
+from claybridge.ids import new_id
+from claybridge.records.paging import Page, fetch_page
+from claybridge.storage.prepared import Prepared
+from claybridge.storage.tables import deliveries, delivery_attempts, destinations
+
+PENDING = "pending"
+IN_FLIGHT = "in_flight"
+FAILED = "failed"
+DELIVERED = "delivered"
+DEAD = "dead"
+STATUSES = (PENDING, IN_FLIGHT, FAILED, DELIVERED, DEAD)
+WAITING = (PENDING, FAILED)
+UNFINISHED = (PENDING, IN_FLIGHT, FAILED)
+RATE_HORIZON = 1.0  # seconds: claim rate-limited work due this soon, leave the rest queued
+EXCERPT = 2048
+
+INSERT = Prepared(deliveries.insert(), [c.key for c in deliveries.c])
+
+
+def new_row(
+    destination_id: str,
+    payload: Any,
+    now: datetime,
+    *,
+    event_id: str | None = None,
+    run_id: str | None = None,
+    replay_of: str | None = None,
+) -> dict[str, Any]:
+    """A pending delivery row, due now."""
+    return {
+        "id": new_id("dlv"),
+        "destination_id": destination_id,
+        "event_id": event_id,
+        "run_id": run_id,
+        "replay_of": replay_of,
+        "payload": payload,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "last_status_code": None,
+        "last_error": None,
+        "created_at": now,
+        "updated_at": now,
+        "delivered_at": None,
+    }
+
+
+def enqueue(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert delivery rows (from :func:`new_row`) in the caller's transaction."""
+    if rows:
+        INSERT.execute_many(conn, list(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery a worker now holds."""
+
+    id: str
+    destination_id: str
+    payload: Any
+    attempts: int
+    event_id: str | None
+    run_id: str | None
+    lease_expires_at: datetime
+
+
+def _pg(conn: sa.Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _probe_targets(conn: sa.Connection, now: datetime) -> list[str]:
+    """Destinations whose open circuit is due a probe; moves each one's next probe on, so
+    only one worker probes at a time."""
+    due = conn.execute(
+        sa.select(destinations.c.id, destinations.c.circuit_cooldown_seconds).where(
+            destinations.c.status == "active",
+            destinations.c.circuit_state == "open",
+            destinations.c.probe_at <= now,
+        )
+    ).all()
+    taken: list[str] = []
+    for dest_id, cooldown in due:
+        moved = conn.execute(
+            destinations.update()
+            .where(destinations.c.id == dest_id, destinations.c.probe_at <= now)
+            .values(probe_at=now + timedelta(seconds=cooldown))
+        )
+        if moved.rowcount:
+            taken.append(dest_id)
+    return taken
+
+
+def claim(
+    conn: sa.Connection,
+    *,
+    worker: str,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    exclude: Iterable[str] = (),
+) -> list[Claimed]:
+    """Take up to ``limit`` due deliveries for ``worker`` (see the module docstring).
+
+    Order: expired leases first (their worker died), then due work oldest first. Only
+    destinations that are active with a closed circuit are served, apart from one probe
+    delivery per open circuit whose probe is due. ``exclude``: destinations this worker
+    has no room for (its concurrency cap is reached). Rate-limited destinations get only
+    the slots due within a second; the rest of their work is moved to its slot.
+    """
+    excluded = list(exclude)
+    base = sa.select(
+        deliveries.c.id,
+        deliveries.c.destination_id,
+        destinations.c.rate_limit,
+        destinations.c.timeout_seconds,
+    ).join(destinations, destinations.c.id == deliveries.c.destination_id)
+    serving = sa.and_(destinations.c.status == "active", destinations.c.circuit_state == "closed")
+    if excluded:
+        serving = sa.and_(serving, deliveries.c.destination_id.not_in(excluded))
+
+    def locked(query: sa.Select[Any]) -> sa.Select[Any]:
+        return query.with_for_update(of=deliveries, skip_locked=True) if _pg(conn) else query
+
+    picked: list[Any] = []
+    for dest_id in _probe_targets(conn, now):
+        picked += conn.execute(
+            locked(
+                base.where(
+                    deliveries.c.destination_id == dest_id,
+                    deliveries.c.status.in_(WAITING),
+                )
+                .order_by(deliveries.c.next_attempt_at)
+                .limit(1)
+            )
+        ).all()
+    if len(picked) < limit:
+        picked += conn.execute(
+            locked(
+                base.where(
+                    serving,
+                    deliveries.c.status == IN_FLIGHT,
+                    deliveries.c.lease_expires_at < now,
+                )
+                .order_by(deliveries.c.lease_expires_at)
+                .limit(limit - len(picked))
+            )
+        ).all()
+    if len(picked) < limit:
+        picked += conn.execute(
+            locked(
+                base.where(
+                    serving,
+                    deliveries.c.status.in_(WAITING),
+                    deliveries.c.next_attempt_at <= now,
+                )
+                .order_by(deliveries.c.next_attempt_at)
+                .limit(limit - len(picked))
+            )
+        ).all()
+    if not picked:
+        return []
+    chosen = _apply_rate_limits(conn, picked, now)
+    if not chosen:
+        return []
+    leases: dict[datetime, list[str]] = {}
+    for row in chosen:
+        expires = now + timedelta(seconds=lease_seconds + row.timeout_seconds)
+        leases.setdefault(expires, []).append(row.id)
+    for expires, ids in leases.items():
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id.in_(ids))
+            .values(status=IN_FLIGHT, lease_owner=worker, lease_expires_at=expires, updated_at=now)
+        )
+    ids = [row.id for row in chosen]
+    rows = conn.execute(
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.destination_id,
+            deliveries.c.payload,
+            deliveries.c.attempts,
+            deliveries.c.event_id,
+            deliveries.c.run_id,
+            deliveries.c.lease_expires_at,
+        ).where(deliveries.c.id.in_(ids))
+    ).all()
+    by_id = {r.id: r for r in rows}
+    return [Claimed(*by_id[i]) for i in ids if i in by_id]
+
+
+def _apply_rate_limits(conn: sa.Connection, picked: list[Any], now: datetime) -> list[Any]:
+    """Keep what each destination's shared rate limit allows now; reschedule the rest."""
+    limited: dict[str, list[Any]] = {}
+    chosen: list[Any] = []
+    for row in picked:
+        if row.rate_limit:
+            limited.setdefault(row.destination_id, []).append(row)
+        else:
+            chosen.append(row)
+    epoch = now.timestamp()
+    for dest_id, rows in limited.items():
+        limit = ratelimit.Limit(rows[0].rate_limit, burst=max(1, int(rows[0].rate_limit)))
+        taken, free_at = ratelimit.take(
+            conn, f"destination:{dest_id}", limit, epoch, len(rows), RATE_HORIZON
+        )
+        chosen += rows[:taken]
+        later = [r.id for r in rows[taken:]]
+        if later:
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(later))
+                .values(next_attempt_at=datetime.fromtimestamp(free_at, now.tzinfo))
+            )
+    return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The end of one attempt, ready to write."""
+
+    delivery_id: str
+    worker: str
+    attempted_at: datetime
+    status: str  # delivered | failed | dead
+    attempts: int
+    next_attempt_at: datetime
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response_excerpt: str | None
+
+
+_SETTLE = (
+    deliveries.update()
+    .where(
+        deliveries.c.id == sa.bindparam("b_id"),
+        deliveries.c.lease_owner == sa.bindparam("b_worker"),
+        deliveries.c.status == IN_FLIGHT,
+    )
+    .values(
+        status=sa.bindparam("b_status"),
+        attempts=sa.bindparam("b_attempts"),
+        next_attempt_at=sa.bindparam("b_next"),
+        last_status_code=sa.bindparam("b_code"),
+        last_error=sa.bindparam("b_error"),
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=sa.bindparam("b_now"),
+        delivered_at=sa.bindparam("b_delivered"),
+    )
+)
+
+
+def settle(conn: sa.Connection, results: Sequence[Settled], now: datetime) -> None:
+    """Record attempts and move their deliveries on (only where the lease still holds)."""
+    if not results:
+        return
+    conn.execute(
+        _SETTLE,
+        [
+            {
+                "b_id": r.delivery_id,
+                "b_worker": r.worker,
+                "b_status": r.status,
+                "b_attempts": r.attempts,
+                "b_next": r.next_attempt_at,
+                "b_code": r.status_code,
+                "b_error": r.error,
+                "b_now": now,
+                "b_delivered": r.attempted_at if r.status == DELIVERED else None,
+            }
+            for r in results
+        ],
+    )
+    conn.execute(
+        delivery_attempts.insert(),
+        [
+            {
+                "id": new_id("att"),
+                "delivery_id": r.delivery_id,
+                "attempted_at": r.attempted_at,
+                "status_code": r.status_code,
+                "latency_ms": r.latency_ms,
+                "error": r.error,
+                "response_excerpt": r.response_excerpt,
+                "worker": r.worker,
+            }
+            for r in results
+        ],
+    )
+
+
+def release(conn: sa.Connection, worker: str, ids: Sequence[str], now: datetime) -> int:
+    """Hand back held deliveries untried (graceful shutdown): due again at once."""
+    if not ids:
+        return 0
+    result = conn.execute(
+        deliveries.update()
+        .where(
+            deliveries.c.id.in_(list(ids)),
+            deliveries.c.lease_owner == worker,
+            deliveries.c.status == IN_FLIGHT,
+        )
+        .values(
+            status=sa.case((deliveries.c.attempts == 0, PENDING), else_=FAILED),
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(deliveries, destinations.c.name.label("destination_name")).join(
+        destinations, destinations.c.id == deliveries.c.destination_id
+    )
+
+
+def get(conn: sa.Connection, delivery_id: str) -> dict[str, Any]:
+    """One delivery with its attempts, newest last; :class:`NotFound` otherwise."""
+    row = conn.execute(_select().where(deliveries.c.id == delivery_id)).first()
+    if row is None:
+        raise NotFound(f"no delivery {delivery_id!r}")
+    out = dict(row._mapping)
+    out["attempt_rows"] = [
+        dict(a._mapping)
+        for a in conn.execute(
+            sa.select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id == delivery_id)
+            .order_by(delivery_attempts.c.attempted_at, delivery_attempts.c.id)
+        )
+    ]
+    return out
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def public(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
+    """A delivery as the API and CLI show it; ``full`` adds the payload and attempts."""
+    out: dict[str, Any] = {
+        "id": row["id"],
+        "destination_id": row["destination_id"],
+        "destination": row.get("destination_name"),
+        "event_id": row["event_id"],
+        "run_id": row["run_id"],
+        "replay_of": row["replay_of"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "next_attempt_at": _iso(row["next_attempt_at"]) if row["status"] in UNFINISHED else None,
+        "last_status_code": row["last_status_code"],
+        "last_error": row["last_error"],
+        "created_at": _iso(row["created_at"]),
+        "delivered_at": _iso(row["delivered_at"]),
+    }
+    if full:
+        out["payload"] = row["payload"]
+        out["attempt_log"] = [
+            {
+                "attempted_at": _iso(a["attempted_at"]),
+                "status_code": a["status_code"],
+                "latency_ms": round(a["latency_ms"], 2),
+                "error": a["error"],
+                "response_excerpt": a["response_excerpt"],
+                "worker": a["worker"],
+            }
+            for a in row.get("attempt_rows", [])
+        ]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Which deliveries a listing or a bulk replay covers."""
+
+    destination_id: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    event_id: str | None = None
+    run_id: str | None = None
+
+    def clauses(self) -> list[Any]:
+        if self.status is not None and self.status not in STATUSES:
+            raise InvalidField(
+                f"unknown status {self.status!r}; one of {', '.join(STATUSES)}", field="status"
+            )
+        out: list[Any] = []
+        if self.destination_id:
+            out.append(deliveries.c.destination_id == self.destination_id)
+        if self.status:
+            out.append(deliveries.c.status == self.status)
+        if self.since:
+            out.append(deliveries.c.created_at >= self.since)
+        if self.until:
+            out.append(deliveries.c.created_at < self.until)
+        if self.event_id:
+            out.append(deliveries.c.event_id == self.event_id)
+        if self.run_id:
+            out.append(deliveries.c.run_id == self.run_id)
+        return out
+
+
+def search(conn: sa.Connection, flt: Filter, *, limit: int, cursor: str | None) -> Page:
+    """Deliveries matching ``flt``, newest first, a page at a time."""
+    return fetch_page(
+        conn, _select().where(*flt.clauses()), deliveries.c.id, cursor=cursor, limit=limit
+    )
+
+
+MAX_REPLAY = 10_000
+
+
+def replay(conn: sa.Connection, ids: Sequence[str], now: datetime) -> list[dict[str, Any]]:
+    """A new pending delivery for each of ``ids`` (same destination and payload), linked by
+    ``replay_of``; the originals keep their history. In-flight ones are refused (409)."""
+    rows = conn.execute(sa.select(deliveries).where(deliveries.c.id.in_(list(ids)))).all()
+    found = {r.id: r for r in rows}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"no delivery {missing[0]!r}")
+    busy = [i for i in ids if found[i].status == IN_FLIGHT]
+    if busy:
+        raise Conflict(f"delivery {busy[0]} is being sent right now; replay it once it settles")
+    new = [
+        new_row(
+            found[i].destination_id,
+            found[i].payload,
+            now,
+            event_id=found[i].event_id,
+            run_id=found[i].run_id,
+            replay_of=i,
+        )
+        for i in ids
+    ]
+    enqueue(conn, new)
+    return new
+
+
+def matching_ids(conn: sa.Connection, flt: Filter) -> list[str]:
+    """Ids of settled deliveries matching ``flt`` (for a bulk replay), oldest first."""
+    query = (
+        sa.select(deliveries.c.id)
+        .where(*flt.clauses(), deliveries.c.status.not_in(UNFINISHED))
+        .order_by(deliveries.c.id)
+        .limit(MAX_REPLAY + 1)
+    )
+    ids = [r[0] for r in conn.execute(query)]
+    if len(ids) > MAX_REPLAY:
+        raise InvalidField(
+            f"more than {MAX_REPLAY} deliveries match; narrow the filter (time range, status)",
+            field="filter",
+        )
+    return ids
+
+
+def counts(conn: sa.Connection) -> dict[str, int]:
+    """Deliveries by status."""
+    rows = conn.execute(
+        sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+    ).all()
+    return {status: int(n) for status, n in rows}
+
+
+def oldest_due(conn: sa.Connection, now: datetime) -> datetime | None:
+    """When the longest-waiting due delivery became due (``None`` if none is due)."""
+    value = conn.execute(
+        sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
+            deliveries.c.status.in_(WAITING), deliveries.c.next_attempt_at <= now
+        )
+    ).scalar()
+    return value

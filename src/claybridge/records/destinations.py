@@ -1,0 +1,376 @@
+"""Destinations: where deliveries go. Queries, plus the secret handling around them.
+
+Secrets at rest: the URL (a Slack webhook URL is a credential; an HTTP URL may carry a
+key in its query) and every header value are stored encrypted (``claybridge.secretbox``)
+and shown masked: the URL as ``url_hint`` (Slack paths and query values hidden), secret
+headers (by name, as in ``claybridge.redact``) as ``********``. Sending a masked value
+back in an update keeps the stored one. A generated signing secret is shown once.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import sqlalchemy as sa
+
+from claybridge.delivery.schedule import DEFAULT_SCHEDULE
+from claybridge.delivery.spec import GENERATE, DestinationSpec, spec_errors
+from claybridge.delivery.ssrf import Network, check_url
+from claybridge.errors import Conflict, InvalidField, NotFound
+from claybridge.ids import new_id
+from claybridge.redact import is_secret_name
+from claybridge.secretbox import MASK, SecretBox
+from claybridge.storage.tables import deliveries, destinations
+
+ACTIVE = "active"
+PAUSED = "paused"
+CLOSED = "closed"
+OPEN = "open"
+
+
+def _masked(value: str | None) -> bool:
+    return value is not None and (value == MASK or set(value) == {"*"})
+
+
+def url_hint(kind: str, url: str) -> str:
+    """The URL as shown: no credentials, Slack path and query values masked."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    if kind == "slack":
+        return urlunsplit((parts.scheme, netloc, "/" + MASK, "", ""))
+    query = urlencode([(k, MASK) for k, _ in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _validate(data: dict[str, Any]) -> DestinationSpec:
+    problems = spec_errors(data)
+    if problems:
+        where, message = problems[0]
+        raise InvalidField(f"{where}: {message}" if where else message, field=where or None)
+    return DestinationSpec.model_validate(data)
+
+
+def new_signing_secret() -> str:
+    """A fresh Standard Webhooks secret: ``whsec_`` + 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def _columns(
+    spec: DestinationSpec,
+    stored: dict[str, Any] | None,
+    box: SecretBox,
+    allow: Sequence[Network],
+) -> tuple[dict[str, Any], str | None]:
+    """Column values for ``spec``; masked secrets keep ``stored``'s. Returns the values and
+    a newly generated signing secret (to show once), if any."""
+    if stored is not None and _masked(spec.url):
+        url_enc, hint = stored["url"], stored["url_hint"]
+    else:
+        url = check_url(spec.url, allow)
+        url_enc, hint = box.encrypt(url), url_hint(spec.kind, url)
+    old_headers = stored["headers"] if stored else {}
+    old_lower = {k.lower(): v for k, v in old_headers.items()}
+    headers: dict[str, str] = {}
+    for name, value in spec.headers.items():
+        if _masked(value):
+            if name.lower() not in old_lower:
+                raise InvalidField(
+                    f"headers.{name}: no stored value to keep", field=f"headers.{name}"
+                )
+            headers[name] = old_lower[name.lower()]
+        else:
+            headers[name] = box.encrypt(value)
+    shown: str | None = None
+    signing: str | None
+    secret = spec.signing_secret
+    if secret == GENERATE:
+        shown = new_signing_secret()
+        signing = box.encrypt(shown)
+    elif _masked(secret):
+        signing = stored["signing_secret"] if stored else None
+    else:
+        signing = box.encrypt(secret) if secret else None
+    schedule = [float(d) for d in spec.retry_schedule]
+    values = {
+        "name": spec.name,
+        "kind": spec.kind,
+        "url": url_enc,
+        "url_hint": hint,
+        "method": spec.method,
+        "headers": headers,
+        "template": spec.template,
+        "signing_secret": signing,
+        "timeout_seconds": spec.timeout_seconds,
+        "rate_limit": spec.rate_limit,
+        "concurrency": spec.concurrency,
+        "retry_schedule": None if tuple(schedule) == DEFAULT_SCHEDULE else schedule,
+        "circuit_threshold": spec.circuit_threshold,
+        "circuit_cooldown_seconds": spec.circuit_cooldown,
+        "status": ACTIVE if spec.enabled else PAUSED,
+    }
+    return values, shown
+
+
+def create(
+    conn: sa.Connection,
+    data: dict[str, Any],
+    now: datetime,
+    box: SecretBox,
+    allow: Sequence[Network] = (),
+) -> tuple[dict[str, Any], str | None]:
+    """Validate and store a destination; returns it and a generated signing secret."""
+    spec = _validate(data)
+    if conn.execute(sa.select(destinations.c.id).where(destinations.c.name == spec.name)).first():
+        raise Conflict(f"a destination named {spec.name!r} already exists", field="name")
+    values, shown = _columns(spec, None, box, allow)
+    row = {
+        "id": new_id("dst"),
+        **values,
+        "circuit_state": CLOSED,
+        "consecutive_failures": 0,
+        "circuit_opened_at": None,
+        "probe_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    conn.execute(destinations.insert().values(**row))
+    return row, shown
+
+
+def spec_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The destination as a spec with its secrets masked (what ``update`` merges into)."""
+    return {
+        "name": row["name"],
+        "kind": row["kind"],
+        "url": MASK,
+        "method": row["method"],
+        "headers": dict.fromkeys(row["headers"], MASK),
+        "template": row["template"],
+        "signing_secret": MASK if row["signing_secret"] else None,
+        "timeout_seconds": row["timeout_seconds"],
+        "rate_limit": row["rate_limit"],
+        "concurrency": row["concurrency"],
+        "retry_schedule": row["retry_schedule"] or list(DEFAULT_SCHEDULE),
+        "circuit_threshold": row["circuit_threshold"],
+        "circuit_cooldown": row["circuit_cooldown_seconds"],
+        "enabled": row["status"] == ACTIVE,
+    }
+
+
+def update(
+    conn: sa.Connection,
+    ref: str,
+    changes: dict[str, Any],
+    now: datetime,
+    box: SecretBox,
+    allow: Sequence[Network] = (),
+) -> tuple[dict[str, Any], str | None]:
+    """Apply ``changes`` (any spec keys) to a destination; same rules as :func:`create`."""
+    row = find(conn, ref)
+    if "kind" in changes and changes["kind"] != row["kind"]:
+        raise InvalidField("a destination's kind cannot change; create a new one", field="kind")
+    merged = {**spec_of(row), **changes}
+    spec = _validate(merged)
+    if (
+        spec.name != row["name"]
+        and conn.execute(
+            sa.select(destinations.c.id).where(destinations.c.name == spec.name)
+        ).first()
+    ):
+        raise Conflict(f"a destination named {spec.name!r} already exists", field="name")
+    values, shown = _columns(spec, row, box, allow)
+    if values["status"] == ACTIVE and row["status"] == PAUSED:
+        values.update(_closed_circuit())
+    values["updated_at"] = now
+    conn.execute(destinations.update().where(destinations.c.id == row["id"]).values(**values))
+    return {**row, **values}, shown
+
+
+def _closed_circuit() -> dict[str, Any]:
+    return {
+        "circuit_state": CLOSED,
+        "consecutive_failures": 0,
+        "circuit_opened_at": None,
+        "probe_at": None,
+    }
+
+
+def set_enabled(conn: sa.Connection, ref: str, enabled: bool, now: datetime) -> dict[str, Any]:
+    """Pause or resume. Resuming also closes an open circuit (a person says it is fixed)."""
+    row = find(conn, ref)
+    values: dict[str, Any] = {"status": ACTIVE if enabled else PAUSED, "updated_at": now}
+    if enabled:
+        values.update(_closed_circuit())
+    conn.execute(destinations.update().where(destinations.c.id == row["id"]).values(**values))
+    return {**row, **values}
+
+
+def find(conn: sa.Connection, ref: str) -> dict[str, Any]:
+    """A destination by id or name; :class:`NotFound` otherwise."""
+    row = conn.execute(
+        sa.select(destinations).where(sa.or_(destinations.c.id == ref, destinations.c.name == ref))
+    ).first()
+    if row is None:
+        raise NotFound(f"no destination {ref!r} (give its id or name)")
+    return dict(row._mapping)
+
+
+def get(conn: sa.Connection, destination_id: str) -> dict[str, Any] | None:
+    """A destination by id, or ``None``."""
+    row = conn.execute(sa.select(destinations).where(destinations.c.id == destination_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def list_all(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Every destination, oldest first."""
+    rows = conn.execute(sa.select(destinations).order_by(destinations.c.id))
+    return [dict(r._mapping) for r in rows]
+
+
+def delete(conn: sa.Connection, ref: str, *, force: bool = False) -> dict[str, Any]:
+    """Delete a destination and its delivery history.
+
+    Refused (409) while it has deliveries still to send, unless ``force``: deleting
+    would drop them, and an acknowledged event's work is not dropped silently.
+    """
+    row = find(conn, ref)
+    waiting = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(deliveries)
+        .where(
+            deliveries.c.destination_id == row["id"],
+            deliveries.c.status.in_(("pending", "in_flight", "failed")),
+        )
+    ).scalar_one()
+    if waiting and not force:
+        raise Conflict(
+            f"destination {row['name']!r} has {waiting} deliveries still to send; "
+            "wait for them, or delete with force to drop them",
+            code="destination_busy",
+        )
+    conn.execute(destinations.delete().where(destinations.c.id == row["id"]))
+    return row
+
+
+def public(row: dict[str, Any], box: SecretBox) -> dict[str, Any]:
+    """A destination as the API and CLI show it (secrets masked)."""
+    headers = {
+        name: MASK if is_secret_name(name) else box.decrypt(value)
+        for name, value in row["headers"].items()
+    }
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "kind": row["kind"],
+        "url": row["url_hint"],
+        "method": row["method"],
+        "headers": headers,
+        "template": row["template"],
+        "signed": bool(row["signing_secret"]),
+        "signing_secret": MASK if row["signing_secret"] else None,
+        "timeout_seconds": row["timeout_seconds"],
+        "rate_limit": row["rate_limit"],
+        "concurrency": row["concurrency"],
+        "retry_schedule": row["retry_schedule"] or list(DEFAULT_SCHEDULE),
+        "status": row["status"],
+        "circuit": {
+            "state": row["circuit_state"],
+            "consecutive_failures": row["consecutive_failures"],
+            "threshold": row["circuit_threshold"],
+            "cooldown_seconds": row["circuit_cooldown_seconds"],
+            "opened_at": row["circuit_opened_at"].isoformat() if row["circuit_opened_at"] else None,
+            "next_probe_at": row["probe_at"].isoformat() if row["probe_at"] else None,
+        },
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A destination decrypted for sending (lives in a worker's memory only)."""
+
+    id: str
+    name: str
+    kind: str
+    url: str
+    method: str
+    headers: tuple[tuple[str, str], ...]
+    template: str | None
+    signing_secret: str | None
+    timeout: float
+    rate_limit: float | None
+    concurrency: int
+    schedule: tuple[float, ...]
+    circuit_threshold: int
+    circuit_cooldown: float
+
+
+def target(row: dict[str, Any], box: SecretBox) -> Target:
+    """Decrypt ``row`` for the worker."""
+    return Target(
+        id=row["id"],
+        name=row["name"],
+        kind=row["kind"],
+        url=box.decrypt(row["url"]),
+        method=row["method"],
+        headers=tuple((k, box.decrypt(v)) for k, v in row["headers"].items()),
+        template=row["template"],
+        signing_secret=box.decrypt(row["signing_secret"]) if row["signing_secret"] else None,
+        timeout=row["timeout_seconds"],
+        rate_limit=row["rate_limit"],
+        concurrency=row["concurrency"],
+        schedule=tuple(row["retry_schedule"] or DEFAULT_SCHEDULE),
+        circuit_threshold=row["circuit_threshold"],
+        circuit_cooldown=row["circuit_cooldown_seconds"],
+    )
+
+
+def record_outcomes(
+    conn: sa.Connection, dest: Target, outcomes: Sequence[bool], now: datetime
+) -> str | None:
+    """Feed the circuit breaker with attempt outcomes (in order; True = success).
+
+    Counts failures in a row; at ``circuit_threshold`` the circuit opens (the
+    destination's deliveries wait) and a probe is scheduled after the cooldown. A success
+    closes it. Returns ``"opened"``/``"closed"`` when the state changed, else ``None``.
+    """
+    if not outcomes:
+        return None
+    row = conn.execute(
+        sa.select(destinations.c.consecutive_failures, destinations.c.circuit_state).where(
+            destinations.c.id == dest.id
+        )
+    ).first()
+    if row is None:
+        return None
+    failures, state = row
+    succeeded = False
+    for ok in outcomes:
+        if ok:
+            failures, succeeded = 0, True
+        else:
+            failures += 1
+    values: dict[str, Any] = {"consecutive_failures": failures}
+    change = None
+    if state == OPEN and succeeded and failures == 0:
+        values.update(_closed_circuit())
+        change = "closed"
+    elif state == OPEN:
+        values["probe_at"] = now + timedelta(seconds=dest.circuit_cooldown)
+    elif failures >= dest.circuit_threshold:
+        values.update(
+            circuit_state=OPEN,
+            circuit_opened_at=now,
+            probe_at=now + timedelta(seconds=dest.circuit_cooldown),
+        )
+        change = "opened"
+    conn.execute(destinations.update().where(destinations.c.id == dest.id).values(**values))
+    return change

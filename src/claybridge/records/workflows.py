@@ -1,0 +1,80 @@
+"""Workflows: stored definitions (see ``claybridge.workflows.model``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from claybridge.errors import InvalidField, NotFound
+from claybridge.ids import new_id
+from claybridge.storage.tables import workflows
+from claybridge.workflows.model import WorkflowSpec, workflow_errors
+
+
+def validate(data: Any) -> WorkflowSpec:
+    """A valid spec, or :class:`InvalidField` (``invalid_workflow``) naming the key."""
+    problems = workflow_errors(data)
+    if problems:
+        where, message = problems[0]
+        raise InvalidField(
+            f"{where}: {message}" if where else message,
+            field=where or None,
+            code="invalid_workflow",
+        )
+    return WorkflowSpec.model_validate(data)
+
+
+def save(conn: sa.Connection, data: dict[str, Any], now: datetime) -> tuple[dict[str, Any], bool]:
+    """Create the workflow, or replace the one with the same key; returns it and whether
+    it was created."""
+    spec = validate(data)
+    existing = conn.execute(sa.select(workflows).where(workflows.c.key == spec.key)).first()
+    values = {
+        "name": spec.name or spec.key,
+        "description": spec.description,
+        "steps": [s.model_dump(exclude_none=True) for s in spec.steps],
+        "updated_at": now,
+    }
+    if existing is not None:
+        conn.execute(workflows.update().where(workflows.c.id == existing.id).values(**values))
+        return {**dict(existing._mapping), **values}, False
+    row = {"id": new_id("wf"), "key": spec.key, "created_at": now, **values}
+    conn.execute(workflows.insert().values(**row))
+    return row, True
+
+
+def find(conn: sa.Connection, ref: str) -> dict[str, Any]:
+    """A workflow by key or id; :class:`NotFound` otherwise."""
+    row = conn.execute(
+        sa.select(workflows).where(sa.or_(workflows.c.key == ref, workflows.c.id == ref))
+    ).first()
+    if row is None:
+        raise NotFound(f"no workflow {ref!r} (give its key or id)", code="unknown_workflow")
+    return dict(row._mapping)
+
+
+def list_all(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Every workflow, by key."""
+    return [dict(r._mapping) for r in conn.execute(sa.select(workflows).order_by(workflows.c.key))]
+
+
+def delete(conn: sa.Connection, ref: str) -> dict[str, Any]:
+    """Delete a workflow and its runs."""
+    row = find(conn, ref)
+    conn.execute(workflows.delete().where(workflows.c.id == row["id"]))
+    return row
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    """A workflow as the API and CLI show it."""
+    return {
+        "id": row["id"],
+        "key": row["key"],
+        "name": row["name"],
+        "description": row["description"],
+        "steps": row["steps"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }

@@ -1,0 +1,1 @@
+"""Workflows (named, ordered steps) and their runs."""
