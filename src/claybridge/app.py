@@ -7,6 +7,7 @@ other path goes to the FastAPI admin app, which also owns the lifespan.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,14 +19,18 @@ from starlette.types import Receive, Scope, Send
 from claybridge import __version__
 from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
+from claybridge.delivery.service import build_worker
 from claybridge.ingest.hooks import PREFIX, HooksEndpoint
 from claybridge.state import AppState
 from claybridge.web.admin import router as admin_router
 from claybridge.web.errors import install_error_handlers
 from claybridge.web.health import router as health_router
+from claybridge.web.metrics import router as metrics_router
 from claybridge.web.openapi import hooks_path_item
+from claybridge.web.outbound_api import router as outbound_router
 from claybridge.web.records_api import router as records_router
 from claybridge.web.sources_api import router as sources_router
+from claybridge.web.workflows_api import router as workflows_router
 
 
 class ClaybridgeApp:
@@ -34,7 +39,9 @@ class ClaybridgeApp:
     def __init__(self, state: AppState, admin: FastAPI) -> None:
         self.state = state
         self.admin = admin
-        self.hooks = HooksEndpoint(state.settings, state.committer, state.clock, state.box)
+        self.hooks = HooksEndpoint(
+            state.settings, state.committer, state.clock, state.box, lambda: state.wake()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIX):
@@ -43,16 +50,32 @@ class ClaybridgeApp:
             await self.admin(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> ClaybridgeApp:
-    """Build the app for ``settings`` (from the environment when omitted)."""
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, worker: bool = False
+) -> ClaybridgeApp:
+    """Build the app for ``settings`` (from the environment when omitted).
+
+    ``worker``: also run a delivery worker in this process (``claybridge serve``), woken
+    whenever ingest accepts an event; ``claybridge api`` leaves it out.
+    """
     state = AppState(settings or Settings(), clock or SystemClock())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.committer.start()
+        stop = asyncio.Event()
+        task = None
+        if worker:
+            runner = build_worker(state.settings, state.db, state.box, state.clock)
+            state.worker = runner
+            state.wake = runner.wake
+            task = asyncio.create_task(runner.run(stop))
         try:
             yield
         finally:
+            stop.set()
+            if task is not None:
+                await task
             state.committer.stop()
             state.db.dispose()
 
@@ -68,6 +91,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     admin.include_router(admin_router)
     admin.include_router(sources_router)
     admin.include_router(records_router)
+    admin.include_router(outbound_router)
+    admin.include_router(workflows_router)
+    admin.include_router(metrics_router)
 
     def openapi() -> dict[str, Any]:
         if admin.openapi_schema is None:

@@ -7,7 +7,7 @@ pure so that ``Settings()`` is cheap and safe to build anywhere (tests build man
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +56,34 @@ class Settings(BaseSettings):
         description="Fernet key encrypting stored signing secrets; unset means "
         "<data_dir>/secret.key, created on first use (mode 0600).",
     )
+    allow_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs outbound requests may reach even though they are "
+        "loopback/private (e.g. 127.0.0.1/32 for a receiver on this machine). Empty: only "
+        "public addresses.",
+    )
+    worker_concurrency: int = Field(
+        default=64, ge=1, le=4096, description="Most deliveries one worker sends at once."
+    )
+    worker_batch: int = Field(
+        default=100, ge=1, le=1000, description="Most deliveries one worker claims at a time."
+    )
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a claimed delivery stays with its worker beyond the "
+        "destination's timeout; a dead worker's deliveries are taken over after it.",
+    )
+    poll_interval: float = Field(
+        default=0.1, gt=0, le=60, description="Seconds an idle worker waits between claims."
+    )
+    retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="When set, the worker prunes events, finished deliveries and their "
+        "attempts, and finished runs older than this many days, hourly. Pending work is "
+        "never pruned.",
+    )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_format: Literal["json", "console"] = Field(
         default="json", description="Structured JSON logs, or human-friendly console lines."
@@ -71,6 +99,13 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @property
+    def allowed_networks(self) -> tuple[Any, ...]:
+        """``allow_networks`` parsed (``ValueError`` names a bad entry)."""
+        from claybridge.delivery.ssrf import parse_networks
+
+        return parse_networks(self.allow_networks)
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
+from claybridge.delivery.worker import Worker
 from claybridge.ingest.committer import Committer
 from claybridge.secretbox import SecretBox, load_key
 from claybridge.storage.database import Database
@@ -20,6 +22,9 @@ class AppState:
     db: Database = field(init=False)
     committer: Committer = field(init=False)
     box: SecretBox = field(init=False)
+    # Called after ingest commits work for the outbound queue: wakes an in-process worker.
+    wake: Callable[[], None] = field(init=False, default=lambda: None)
+    worker: Worker | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.db = Database(

@@ -8,6 +8,7 @@ it against a bare ASGI app. The rest of the API stays on FastAPI.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -50,12 +51,18 @@ class HooksEndpoint:
     """The ASGI callable for every path under ``/hooks/``."""
 
     def __init__(
-        self, settings: Settings, committer: Committer, clock: Clock, box: SecretBox
+        self,
+        settings: Settings,
+        committer: Committer,
+        clock: Clock,
+        box: SecretBox,
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._settings = settings
         self._committer = committer
         self._clock = clock
         self._box = box
+        self._wake = wake  # an accepted event may have queued outbound work
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         received_at = self._clock.now()
@@ -101,6 +108,8 @@ class HooksEndpoint:
         except Exception:
             log.exception("unexpected error on ingest", source_key=key)
             response = IngestResponse(500, error_body("internal_error", "internal error"))
+        if response.status_code == 200:
+            self._wake()
         extra = [(b"connection", b"close")] if body is None else []
         if response.headers:
             extra.extend(response.headers)

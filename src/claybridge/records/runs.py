@@ -205,11 +205,13 @@ def finish(
     steps: list[dict[str, Any]],
     error: str | None,
     now: datetime,
+    worker: str,
 ) -> None:
     """Record a run's outcome."""
+    # Only while this worker still holds it: a run cancelled meanwhile stays cancelled.
     conn.execute(
         runs.update()
-        .where(runs.c.id == run_id)
+        .where(runs.c.id == run_id, runs.c.status == RUNNING, runs.c.lease_owner == worker)
         .values(
             status=status,
             steps=steps,

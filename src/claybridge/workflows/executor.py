@@ -92,7 +92,15 @@ def execute(conn: sa.Connection, run: dict[str, Any], now: datetime) -> dict[str
     if error is None:
         deliveries.enqueue(conn, queued)
     status = runs.FAILED if error else runs.COMPLETED
-    runs.finish(conn, run["id"], status=status, steps=results, error=error, now=now)
+    runs.finish(
+        conn,
+        run["id"],
+        status=status,
+        steps=results,
+        error=error,
+        now=now,
+        worker=run["lease_owner"],
+    )
     return {"status": status, "steps": results, "error": error}
 
 
@@ -101,5 +109,11 @@ def process_due(conn: sa.Connection, now: datetime, worker: str) -> int:
     claimed = runs.claim(conn, worker=worker, now=now, limit=BATCH, lease_seconds=LEASE_SECONDS)
     for run in claimed:
         outcome = execute(conn, run, now)
-        log.info("run finished", run=run["id"], workflow=run.get("workflow_key"), **outcome)
+        log.info(
+            "run finished",
+            run=run["id"],
+            workflow=run.get("workflow_key"),
+            status=outcome["status"],
+            error=outcome["error"],
+        )
     return len(claimed)

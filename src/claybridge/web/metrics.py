@@ -1,0 +1,117 @@
+"""``/metrics``: Prometheus text format.
+
+Why the figures come from the database at scrape time: API and worker processes may be
+many, on many machines, and the database is the one place that sees all of them. So
+every process answers the same totals, nothing is lost when a process restarts, and no
+multiprocess registry is needed. The cost is a few aggregate queries per scrape
+(indexed; the attempt-latency histogram reads the attempts of the last hour).
+
+Exposed: ``claybridge_events{source,outcome}`` (events in the log), ``claybridge_deliveries
+{status}``, ``claybridge_queue_depth`` (deliveries still to send), ``claybridge_oldest_due_
+delivery_age_seconds``, ``claybridge_delivery_attempt_latency_seconds`` (histogram, last
+hour), ``claybridge_runs{status}``, ``claybridge_destination_circuit_open{destination}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from claybridge.records import deliveries, runs
+from claybridge.state import AppState
+from claybridge.storage.tables import delivery_attempts, destinations, events, sources
+
+router = APIRouter(tags=["health"])
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+WINDOW = timedelta(hours=1)
+
+
+class DatabaseCollector(Collector):
+    """Collects the metrics above from one database."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Any]:
+        now = self.state.clock.now()
+        with self.state.db.read() as conn:
+            ev = GaugeMetricFamily(
+                "claybridge_events", "Events in the event log", labels=["source", "outcome"]
+            )
+            rows = conn.execute(
+                sa.select(sources.c.name, events.c.status, sa.func.count())
+                .join(sources, sources.c.id == events.c.source_id)
+                .group_by(sources.c.name, events.c.status)
+            )
+            for name, status, n in rows:
+                ev.add_metric([name, status], n)
+            yield ev
+            by_status = deliveries.counts(conn)
+            dl = GaugeMetricFamily(
+                "claybridge_deliveries", "Deliveries by status", labels=["status"]
+            )
+            for status in deliveries.STATUSES:
+                dl.add_metric([status], by_status.get(status, 0))
+            yield dl
+            depth = sum(by_status.get(s, 0) for s in deliveries.UNFINISHED)
+            yield GaugeMetricFamily(
+                "claybridge_queue_depth", "Deliveries still to send", value=depth
+            )
+            oldest = deliveries.oldest_due(conn, now)
+            age = (now - oldest).total_seconds() if oldest else 0.0
+            yield GaugeMetricFamily(
+                "claybridge_oldest_due_delivery_age_seconds",
+                "How long the longest-waiting due delivery has waited",
+                value=max(age, 0.0),
+            )
+            yield self._latency(conn, now)
+            run_counts = runs.counts(conn)
+            rn = GaugeMetricFamily("claybridge_runs", "Workflow runs by status", labels=["status"])
+            for status in runs.STATUSES:
+                rn.add_metric([status], run_counts.get(status, 0))
+            yield rn
+            circuit = GaugeMetricFamily(
+                "claybridge_destination_circuit_open",
+                "1 when the circuit breaker has paused the destination",
+                labels=["destination"],
+            )
+            for name, state in conn.execute(
+                sa.select(destinations.c.name, destinations.c.circuit_state)
+            ):
+                circuit.add_metric([name], 1.0 if state == "open" else 0.0)
+            yield circuit
+
+    def _latency(self, conn: sa.Connection, now: Any) -> HistogramMetricFamily:
+        ms = delivery_attempts.c.latency_ms
+        columns = [sa.func.sum(sa.case((ms <= b * 1000, 1), else_=0)) for b in BUCKETS]
+        row = conn.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(ms), 0), *columns).where(
+                delivery_attempts.c.attempted_at >= now - WINDOW
+            )
+        ).one()
+        total, total_ms, *cumulative = row
+        buckets = [(str(b), float(c or 0)) for b, c in zip(BUCKETS, cumulative, strict=True)]
+        buckets.append(("+Inf", float(total)))
+        hist = HistogramMetricFamily(
+            "claybridge_delivery_attempt_latency_seconds",
+            "Latency of delivery attempts in the last hour",
+        )
+        hist.add_metric([], buckets, sum_value=float(total_ms) / 1000.0)
+        return hist
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """The metrics in Prometheus text format (no API key: bind it to a private network)."""
+    state: AppState = request.app.state.claybridge
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(state))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
