@@ -15,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from claybridge.mapping.model import parse_config
-from claybridge.records import owners, sources
+from claybridge.records import owners, sources, workflows
 from claybridge.secretbox import MASK, SecretBox
 from claybridge.setup_file import Setup
 from claybridge.storage.tables import owners as owners_table
 from claybridge.storage.tables import sources as sources_table
+from claybridge.storage.tables import workflows as workflows_table
 
 
 @dataclass
@@ -100,4 +101,23 @@ def apply_setup(
                     .where(sources_table.c.id == current["id"])
                     .values(template=source["template"])
                 )
+    for flow in setup.workflows:
+        spec = workflows.validate(flow)
+        wanted = {
+            "name": spec.name or spec.key,
+            "description": spec.description,
+            "steps": [s.model_dump(exclude_none=True) for s in spec.steps],
+        }
+        found = conn.execute(
+            sa.select(workflows_table).where(workflows_table.c.key == spec.key)
+        ).first()
+        if found is None:
+            outcome.changes.append(f"+ workflow {spec.key}")
+        elif {k: getattr(found, k) for k in wanted} != wanted:
+            outcome.changes.append(f"~ workflow {spec.key}: changed")
+        else:
+            outcome.unchanged += 1
+            continue
+        if not dry_run:
+            workflows.save(conn, flow, now)
     return outcome

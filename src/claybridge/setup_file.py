@@ -10,6 +10,9 @@ Format::
       - name: Clay leads
         template: clay-leads        # default clay-customers
         config: { … }               # optional: the template's when left out
+    workflows:
+      - key: route-lead             # see claybridge.workflows.model
+        steps: [ … ]
 
 Tokens never appear in the file: a new source's token is printed once by ``apply``.
 Signing secrets may be given in plain text (they are stored encrypted) or as the mask
@@ -27,6 +30,7 @@ from claybridge.errors import ClaybridgeError
 from claybridge.ingest import coerce
 from claybridge.mapping.model import config_errors, error_location
 from claybridge.templates import DEFAULT_TEMPLATE, TEMPLATES
+from claybridge.workflows.model import workflow_errors
 
 Loc = tuple[Any, ...]
 
@@ -37,6 +41,7 @@ class Setup:
 
     owners: list[dict[str, str]] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
+    workflows: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SetupError(ClaybridgeError):
@@ -98,8 +103,8 @@ def load(text: str) -> Setup:
     if not isinstance(data, dict):
         raise SetupError(["line 1: the file must be a mapping with owners and sources"])
     for key in data:
-        if key not in ("owners", "sources"):
-            problem((key,), "unknown key (expected owners, sources)")
+        if key not in ("owners", "sources", "workflows"):
+            problem((key,), "unknown key (expected owners, sources, workflows)")
     setup = Setup()
     owners = data.get("owners") or []
     if not isinstance(owners, list):
@@ -157,17 +162,48 @@ def load(text: str) -> Setup:
             for err_loc, message in config_errors(config):
                 problem((*loc, "config", *err_loc), message)
         setup.sources.append({"name": name, "template": template, "config": config})
+    flows = data.get("workflows") or []
+    if not isinstance(flows, list):
+        problem(("workflows",), "must be a list")
+        flows = []
+    keys: dict[str, int] = {}
+    for i, flow in enumerate(flows):
+        loc = ("workflows", i)
+        errors = workflow_errors(flow)
+        for where, message in errors:
+            problem((*loc, *where), message)
+        if errors:
+            continue
+        if flow["key"] in keys:
+            problem((*loc, "key"), f"{flow['key']!r} is also workflows[{keys[flow['key']]}]")
+            continue
+        keys[flow["key"]] = i
+        setup.workflows.append(flow)
     if problems:
         raise SetupError(problems)
     return setup
 
 
-def dump(owners: list[dict[str, Any]], sources: list[dict[str, Any]]) -> str:
-    """The setup file for the given owners and sources (secrets masked)."""
-    data = {
+def dump(
+    owners: list[dict[str, Any]],
+    sources: list[dict[str, Any]],
+    workflows: list[dict[str, Any]] | None = None,
+) -> str:
+    """The setup file for the given owners, sources and workflows (secrets masked)."""
+    data: dict[str, Any] = {
         "owners": [{"name": o["name"], "email": o["email"]} for o in owners],
         "sources": [
             {"name": s["name"], "template": s["template"], "config": s["config"]} for s in sources
         ],
     }
+    if workflows:
+        data["workflows"] = [
+            {
+                "key": w["key"],
+                "name": w["name"],
+                **({"description": w["description"]} if w.get("description") else {}),
+                "steps": w["steps"],
+            }
+            for w in workflows
+        ]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -23,7 +23,7 @@ class AppState:
     committer: Committer = field(init=False)
     box: SecretBox = field(init=False)
     # Called after ingest commits work for the outbound queue: wakes an in-process worker.
-    wake: Callable[[], None] = field(init=False, default=lambda: None)
+    wake: Callable[[], None] = field(init=False)
     worker: Worker | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -33,4 +33,9 @@ class AppState:
         )
         # Lazy: the key file is read or created on first use, not at start.
         self.box = SecretBox(lambda: load_key(self.settings.data_dir, self.settings.secret_key))
+        self.wake = _nothing
         self.committer = Committer(self.db, max_batch=self.settings.commit_batch_max)
+
+
+def _nothing() -> None:
+    """No in-process worker to wake."""

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from claybridge.cli import events, keys, owners, records, setup, sources
+from claybridge.cli import events, keys, outbound, owners, records, setup, sources, workflows
 from claybridge.cli.common import console, open_db, settings
 from claybridge.logging import configure
 
@@ -27,6 +27,10 @@ app.add_typer(events.customers_app, name="customers")
 app.add_typer(keys.app, name="api-keys")
 app.add_typer(records.people_app, name="people")
 app.add_typer(records.objects_app, name="objects")
+app.add_typer(outbound.app, name="destinations")
+app.add_typer(outbound.deliveries_app, name="deliveries")
+app.add_typer(workflows.app, name="workflows")
+app.add_typer(workflows.runs_app, name="runs")
 app.command("apply")(setup.apply)
 app.command("export")(setup.export)
 
@@ -42,12 +46,70 @@ def migrate() -> None:
     )
 
 
+Host = Annotated[str | None, typer.Option(help="Bind address [CLAYBRIDGE_HOST].")]
+Port = Annotated[int | None, typer.Option(help="Port, 0 for any [CLAYBRIDGE_PORT].")]
+
+
 @app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [CLAYBRIDGE_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port, 0 for any [CLAYBRIDGE_PORT].")] = None,
+def serve(host: Host = None, port: Port = None) -> None:
+    """Migrate the database, then run the API and a delivery worker in one process."""
+    _serve(host, port, worker=True)
+
+
+@app.command()
+def api(host: Host = None, port: Port = None) -> None:
+    """Run the API only (ingest and admin); run `claybridge worker` processes beside it."""
+    _serve(host, port, worker=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run a delivery worker (no API) until SIGTERM/SIGINT, then stop gracefully."""
+    from claybridge.delivery.service import run_forever
+
+    cfg = settings()
+    configure(cfg.log_level, cfg.log_format)
+    db = open_db(cfg)
+    try:
+        run_forever(cfg, db)
+    finally:
+        db.dispose()
+
+
+@app.command()
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age such as 30d, 12h (events, attempts, runs).")
+    ] = "30d",
 ) -> None:
-    """Migrate the database, then run the API (the ingest path and the admin API)."""
+    """Delete old history: events, settled deliveries and attempts, finished runs.
+
+    Work still to do (pending or retrying deliveries, active runs) is never deleted.
+    """
+    from datetime import timedelta
+
+    from claybridge.cli.common import clock
+    from claybridge.delivery.schedule import parse_duration
+    from claybridge.records.retention import prune as prune_history
+
+    try:
+        seconds = parse_duration(older_than)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    cfg = settings()
+    db = open_db(cfg)
+    try:
+        now = clock.now()
+        counts = prune_history(db, now - timedelta(seconds=seconds), now)
+    finally:
+        db.dispose()
+    console.print(
+        "Pruned " + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items()),
+        highlight=False,
+    )
+
+
+def _serve(host: str | None, port: int | None, *, worker: bool) -> None:
     from claybridge.app import create_app
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -69,7 +131,7 @@ def serve(
         soft_wrap=True,
     )
     config = uvicorn.Config(
-        create_app(cfg),
+        create_app(cfg, worker=worker),
         log_level=cfg.log_level.lower(),
         access_log=False,
         lifespan="on",

@@ -14,6 +14,7 @@ from rich.console import Console
 from claybridge.clock import SystemClock
 from claybridge.config import Settings
 from claybridge.errors import ClaybridgeError
+from claybridge.secretbox import SecretBox, load_key
 from claybridge.storage import migrate
 from claybridge.storage.database import Database
 
@@ -52,6 +53,11 @@ def database() -> Iterator[tuple[Settings, Database]]:
         fail(exc)
     finally:
         db.dispose()
+
+
+def box(cfg: Settings) -> SecretBox:
+    """The secret box for ``cfg`` (the key is read or created on first use)."""
+    return SecretBox(lambda: load_key(cfg.data_dir, cfg.secret_key))
 
 
 def fail(exc: ClaybridgeError) -> NoReturn:

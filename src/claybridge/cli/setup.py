@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from claybridge.cli.common import clock, console, database, err_console
-from claybridge.records import owners, sources
+from claybridge.records import owners, sources, workflows
 from claybridge.secretbox import SecretBox, load_key
 from claybridge.setup_apply import apply_setup
 from claybridge.setup_file import SetupError, dump, load
@@ -57,13 +57,15 @@ def export(
         typer.Option("-o", "--output", dir_okay=False, help="Write here instead of stdout."),
     ] = None,
 ) -> None:
-    """Write the current owners and sources as a setup file (secrets masked, no tokens)."""
+    """Write the current owners, sources and workflows as a setup file (secrets masked,
+    no tokens)."""
     with database() as (_cfg, db), db.read() as conn:
         owner_rows = owners.list_all(conn)
         source_rows = [
             {**row, "config": sources.display_config(row)} for row in sources.list_all(conn)
         ]
-    text = dump(owner_rows, source_rows)
+        workflow_rows = workflows.list_all(conn)
+    text = dump(owner_rows, source_rows, workflow_rows)
     if output is None:
         sys.stdout.write(text)
     else:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from claybridge.errors import InvalidField, NotFound
 from claybridge.ids import new_id
+from claybridge.mapping.model import error_location
 from claybridge.storage.tables import workflows
 from claybridge.workflows.model import WorkflowSpec, workflow_errors
 
@@ -17,7 +18,8 @@ def validate(data: Any) -> WorkflowSpec:
     """A valid spec, or :class:`InvalidField` (``invalid_workflow``) naming the key."""
     problems = workflow_errors(data)
     if problems:
-        where, message = problems[0]
+        loc, message = problems[0]
+        where = error_location(loc)
         raise InvalidField(
             f"{where}: {message}" if where else message,
             field=where or None,

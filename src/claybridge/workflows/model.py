@@ -78,17 +78,18 @@ class WorkflowSpec(BaseModel):
         return value
 
 
-def workflow_errors(data: Any) -> list[tuple[str, str]]:
-    """Every problem with ``data`` as ``(dotted location, message)``; empty when valid."""
+def workflow_errors(data: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Every problem with ``data`` as ``(location, message)``; empty when valid."""
     from pydantic import ValidationError
-
-    from claybridge.mapping.model import error_location
 
     try:
         WorkflowSpec.model_validate(data)
     except ValidationError as exc:
         return [
-            (error_location(tuple(e["loc"])), str(e["msg"]).removeprefix("Value error, "))
+            (
+                tuple(p for p in e["loc"] if not str(p).startswith("function")),
+                str(e["msg"]).removeprefix("Value error, "),
+            )
             for e in exc.errors()
         ]
     return []

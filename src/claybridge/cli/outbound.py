@@ -1,0 +1,351 @@
+"""``claybridge destinations …`` and ``claybridge deliveries …``: what goes out."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+import yaml
+from rich.table import Table
+
+from claybridge.cli.common import box, clock, console, database, print_json
+from claybridge.delivery.sender import send
+from claybridge.delivery.ssrf import GuardedTransport
+from claybridge.errors import InvalidField
+from claybridge.ids import new_id
+from claybridge.records import deliveries, destinations
+from claybridge.web.outbound_api import SAMPLE
+
+app = typer.Typer(
+    help="Destinations: HTTP endpoints and Slack webhooks deliveries go to.",
+    no_args_is_help=True,
+)
+deliveries_app = typer.Typer(
+    help="Deliveries: each payload bound for a destination.", no_args_is_help=True
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Headers = Annotated[
+    list[str] | None,
+    typer.Option("--header", "-H", help="'Name: value' (repeatable; stored encrypted)."),
+]
+
+
+def _headers(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise InvalidField(f"--header {item!r} must look like 'Name: value'", field="header")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _template(text: str | None, file: Path | None) -> str | None:
+    if file is not None:
+        return file.read_text()
+    return text
+
+
+def _show(row: dict[str, Any], secret: str | None, as_json: bool, cfg: Any) -> None:
+    shown = destinations.public(row, box(cfg))
+    if as_json:
+        print_json({"destination": shown, **({"signing_secret": secret} if secret else {})})
+        return
+    console.print(f"[bold]{shown['name']}[/bold] ({shown['kind']}) {shown['id']}", highlight=False)
+    for key in ("url", "method", "status", "timeout_seconds", "rate_limit", "concurrency"):
+        console.print(f"  {key}: {shown[key]}", highlight=False)
+    circuit = shown["circuit"]
+    console.print(
+        f"  circuit: {circuit['state']} ({circuit['consecutive_failures']} failures in a row, "
+        f"opens at {circuit['threshold']})",
+        highlight=False,
+    )
+    for name, value in shown["headers"].items():
+        console.print(f"  header {name}: {value}", highlight=False)
+    if shown["template"]:
+        console.print(f"  template: {shown['template']}", highlight=False, markup=False)
+    if secret:
+        console.print(
+            f"  signing secret (shown once; receivers verify Standard Webhooks with it): {secret}",
+            highlight=False,
+        )
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Option("--name", help="Unique name mappings refer to.")],
+    url: Annotated[str, typer.Option("--url", help="Where to send (stored encrypted).")],
+    kind: Annotated[str, typer.Option("--kind", help="http or slack.")] = "http",
+    method: Annotated[str, typer.Option("--method")] = "POST",
+    header: Headers = None,
+    template: Annotated[str | None, typer.Option("--template", help="Jinja2 body.")] = None,
+    template_file: Annotated[Path | None, typer.Option("--template-file", exists=True)] = None,
+    sign: Annotated[bool, typer.Option("--sign", help="Sign with Standard Webhooks.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 10.0,
+    rate_limit: Annotated[float | None, typer.Option("--rate-limit", help="Per second.")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency")] = 10,
+    retry_schedule: Annotated[
+        str | None, typer.Option("--retry-schedule", help="e.g. 0,5s,5m,30m,2h")
+    ] = None,
+    circuit_threshold: Annotated[int, typer.Option("--circuit-threshold")] = 10,
+    circuit_cooldown: Annotated[str, typer.Option("--circuit-cooldown")] = "60s",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a destination (the URL is checked against the SSRF guard)."""
+    data: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "url": url,
+        "method": method.upper(),
+        "headers": _headers(header),
+        "template": _template(template, template_file),
+        "signing_secret": "generate" if sign else None,
+        "timeout_seconds": timeout,
+        "rate_limit": rate_limit,
+        "concurrency": concurrency,
+        "circuit_threshold": circuit_threshold,
+        "circuit_cooldown": circuit_cooldown,
+    }
+    if retry_schedule:
+        data["retry_schedule"] = retry_schedule
+    with database() as (cfg, db), db.write() as conn:
+        row, secret = destinations.create(conn, data, clock.now(), box(cfg), cfg.allowed_networks)
+    _show(row, secret, as_json, cfg)
+
+
+@app.command("update")
+def update(
+    ref: Annotated[str, typer.Argument(help="Id or name.")],
+    file: Annotated[
+        Path | None, typer.Option("--file", exists=True, help="YAML/JSON with fields to change.")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url")] = None,
+    header: Headers = None,
+    template: Annotated[str | None, typer.Option("--template")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout")] = None,
+    rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency")] = None,
+    retry_schedule: Annotated[str | None, typer.Option("--retry-schedule")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a destination's settings (unchanged secrets stay as stored)."""
+    changes: dict[str, Any] = {}
+    if file is not None:
+        loaded = yaml.safe_load(file.read_text())
+        if not isinstance(loaded, dict):
+            raise InvalidField(f"{file} must hold a mapping of fields to change", field="file")
+        changes.update(loaded)
+    options = {
+        "url": url,
+        "template": template,
+        "timeout_seconds": timeout,
+        "rate_limit": rate_limit,
+        "concurrency": concurrency,
+        "retry_schedule": retry_schedule,
+    }
+    changes.update({k: v for k, v in options.items() if v is not None})
+    with database() as (cfg, db), db.write() as conn:
+        if header:
+            current = destinations.spec_of(destinations.find(conn, ref))["headers"]
+            changes["headers"] = {**current, **_headers(header)}
+        row, secret = destinations.update(
+            conn, ref, changes, clock.now(), box(cfg), cfg.allowed_networks
+        )
+    _show(row, secret, as_json, cfg)
+
+
+@app.command("list")
+def list_(as_json: JsonFlag = False) -> None:
+    """List destinations."""
+    with database() as (cfg, db), db.read() as conn:
+        rows = [destinations.public(r, box(cfg)) for r in destinations.list_all(conn)]
+    if as_json:
+        print_json({"data": rows})
+        return
+    table = Table("name", "kind", "url", "status", "circuit")
+    for r in rows:
+        table.add_row(r["name"], r["kind"], r["url"], r["status"], r["circuit"]["state"])
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="Id or name.")], as_json: JsonFlag = False
+) -> None:
+    """Show one destination (secrets masked)."""
+    with database() as (cfg, db), db.read() as conn:
+        row = destinations.find(conn, ref)
+    _show(row, None, as_json, cfg)
+
+
+@app.command("pause")
+def pause(ref: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
+    """Stop sending to a destination; its deliveries wait."""
+    with database() as (_cfg, db), db.write() as conn:
+        row = destinations.set_enabled(conn, ref, False, clock.now())
+    console.print(f"Paused {row['name']}; its deliveries wait until it is resumed.")
+
+
+@app.command("resume")
+def resume(ref: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
+    """Send to a destination again (closes an open circuit too)."""
+    with database() as (_cfg, db), db.write() as conn:
+        row = destinations.set_enabled(conn, ref, True, clock.now())
+    console.print(f"Resumed {row['name']}.")
+
+
+@app.command("delete")
+def delete(
+    ref: Annotated[str, typer.Argument(help="Id or name.")],
+    force: Annotated[bool, typer.Option("--force", help="Drop unsent deliveries too.")] = False,
+) -> None:
+    """Delete a destination and its delivery history."""
+    with database() as (_cfg, db), db.write() as conn:
+        row = destinations.delete(conn, ref, force=force)
+    console.print(f"Deleted {row['name']}.")
+
+
+@app.command("test")
+def send_test(
+    ref: Annotated[str, typer.Argument(help="Id or name.")],
+    payload: Annotated[str | None, typer.Option("--payload", help="A JSON object.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send one payload now (outside the queue) and print the receiver's answer."""
+    import orjson
+
+    data = orjson.loads(payload) if payload else dict(SAMPLE)
+    with database() as (cfg, db):
+        with db.read() as conn:
+            target = destinations.target(destinations.find(conn, ref), box(cfg))
+
+        async def once() -> Any:
+            transport = GuardedTransport(cfg.allowed_networks)
+            async with httpx.AsyncClient(transport=transport) as client:
+                return await send(
+                    client, target, data, new_id("test"), int(clock.now().timestamp())
+                )
+
+        attempt = asyncio.run(once())
+    ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
+    result = {
+        "ok": ok,
+        "status_code": attempt.status_code,
+        "latency_ms": round(attempt.latency_ms, 2),
+        "error": attempt.error,
+        "response_excerpt": attempt.excerpt,
+    }
+    if as_json:
+        print_json(result)
+    else:
+        console.print(
+            f"{'ok' if ok else 'failed'}: {attempt.status_code or attempt.error} "
+            f"in {result['latency_ms']} ms",
+            highlight=False,
+        )
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _filter(
+    conn: Any,
+    destination: str | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> deliveries.Filter:
+    dest_id = destinations.find(conn, destination)["id"] if destination else None
+    return deliveries.Filter(dest_id, status, since, until)
+
+
+Dest = Annotated[str | None, typer.Option("--destination", help="Id or name.")]
+Status = Annotated[str | None, typer.Option("--status", help=", ".join(deliveries.STATUSES))]
+Since = Annotated[datetime | None, typer.Option("--since", help="Created at or after (UTC).")]
+Until = Annotated[datetime | None, typer.Option("--until", help="Created before (UTC).")]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
+
+@deliveries_app.command("list")
+def list_deliveries(
+    destination: Dest = None,
+    status: Status = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
+    cursor: Annotated[str | None, typer.Option("--cursor")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List deliveries, newest first."""
+    with database() as (_cfg, db), db.read() as conn:
+        flt = _filter(conn, destination, status, _utc(since), _utc(until))
+        page = deliveries.search(conn, flt, limit=limit, cursor=cursor)
+    rows = [deliveries.public(r) for r in page.items]
+    if as_json:
+        print_json({"data": rows, "next_cursor": page.next_cursor})
+        return
+    table = Table("id", "destination", "status", "attempts", "last", "error")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["destination"] or "",
+            r["status"],
+            str(r["attempts"]),
+            str(r["last_status_code"] or ""),
+            r["last_error"] or "",
+        )
+    console.print(table)
+    if page.next_cursor:
+        console.print(f"more: --cursor {page.next_cursor}")
+
+
+@deliveries_app.command("show")
+def show_delivery(delivery_id: str, as_json: JsonFlag = False) -> None:
+    """Show one delivery with every attempt."""
+    with database() as (_cfg, db), db.read() as conn:
+        shown = deliveries.public(deliveries.get(conn, delivery_id), full=True)
+    if as_json:
+        print_json(shown)
+        return
+    console.print(
+        f"[bold]{shown['id']}[/bold] → {shown['destination']}: {shown['status']} "
+        f"after {shown['attempts']} attempt(s)",
+        highlight=False,
+    )
+    for a in shown["attempt_log"]:
+        console.print(
+            f"  {a['attempted_at'][:23]}  {a['status_code'] or '-'}  {a['latency_ms']} ms  "
+            f"{a['error'] or ''}",
+            highlight=False,
+            markup=False,
+        )
+
+
+@deliveries_app.command("replay")
+def replay(
+    delivery_id: Annotated[str | None, typer.Argument(help="One delivery; or use filters.")] = None,
+    destination: Dest = None,
+    status: Status = None,
+    since: Since = None,
+    until: Until = None,
+) -> None:
+    """Send deliveries again (as new deliveries linked to the originals)."""
+    with database() as (_cfg, db), db.write() as conn:
+        if delivery_id:
+            ids = [delivery_id]
+        else:
+            if not (destination or status or since or until):
+                raise InvalidField("give a delivery id, or at least one filter")
+            flt = _filter(conn, destination, status, _utc(since), _utc(until))
+            ids = deliveries.matching_ids(conn, flt)
+        new = deliveries.replay(conn, ids, clock.now()) if ids else []
+    console.print(f"Replaying {len(new)} deliveries.")
