@@ -132,3 +132,26 @@ def customers_show(customer: Annotated[str, typer.Argument(help="Id or domain.")
     with database() as (_cfg, db), db.read() as conn:
         row, owner = customer_records.get(conn, customer)
     print_json(customer_records.public(row, owner))
+
+
+@app.command("replay")
+def replay(event_id: str, as_json: JsonFlag = False) -> None:
+    """Run a logged event through its source's current mapping again, as a new event."""
+    from claybridge.cli.common import box, clock
+    from claybridge.ingest.committer import run_jobs
+    from claybridge.ingest.pipeline import handle, replay_request
+
+    with database() as (cfg, db):
+        with db.read() as conn:
+            request = replay_request(conn, event_id, cfg, clock.now(), box(cfg))
+        with db.write() as conn:
+            result = run_jobs(conn, [lambda c: handle(c, request)])[0]
+    if as_json:
+        print_json(result.body)
+    else:
+        status = "replayed" if result.status_code == 200 else "rejected"
+        console.print(
+            f"{status} as {result.body.get('event_id')} ({result.status_code})", highlight=False
+        )
+    if result.status_code != 200:
+        raise typer.Exit(1)

@@ -52,12 +52,12 @@ def next_free(tat: float, now: float, limit: Limit) -> float:
 
 def take(
     conn: sa.Connection, key: str, limit: Limit, now: float, count: int, horizon: float
-) -> tuple[int, float]:
+) -> tuple[list[float], float]:
     """Take up to ``count`` slots due within ``horizon`` seconds, in ``conn``'s transaction.
 
-    Returns how many were taken and when the next untaken slot frees up. Slots are only
-    consumed for requests that will be sent, so a request left queued does not push
-    later ones back.
+    Returns the send time of each slot taken (the caller waits until then) and when the
+    next untaken slot frees up. Slots are only consumed for requests that will be sent,
+    so a request left queued does not push later ones back.
     """
     query = sa.select(rate_limits.c.tat).where(rate_limits.c.key == key)
     if conn.dialect.name == "postgresql":
@@ -69,8 +69,8 @@ def take(
         tat = conn.execute(query).scalar_one()
     current = float(tat)
     times, _ = schedule(current, now, limit, count)
-    taken = sum(1 for t in times if t <= now + horizon)
+    taken = [t for t in times if t <= now + horizon]
     if taken:
-        _, current = schedule(current, now, limit, taken)
+        _, current = schedule(current, now, limit, len(taken))
         conn.execute(sa.update(rate_limits).where(rate_limits.c.key == key).values(tat=current))
     return taken, next_free(current, now, limit)

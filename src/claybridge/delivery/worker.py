@@ -137,8 +137,8 @@ class Worker:
         now = self.clock.now()
         if self.jobs:
             await asyncio.to_thread(self._run_jobs, now)
-        full = [d for d, n in self._per_destination.items() if n >= self._cap(d)]
-        claimed = await asyncio.to_thread(self._claim, now, min(free, self.batch), full)
+        held = dict(self._per_destination)
+        claimed = await asyncio.to_thread(self._claim, now, min(free, self.batch), held)
         for item in claimed:
             target = self._targets[item.destination_id][1]
             self._per_destination[target.id] = self._per_destination.get(target.id, 0) + 1
@@ -150,10 +150,6 @@ class Worker:
             await self._wait_for_room()
             return True
         return False
-
-    def _cap(self, destination_id: str) -> int:
-        found = self._targets.get(destination_id)
-        return found[1].concurrency if found else self.concurrency
 
     async def _wait_for_room(self) -> None:
         tasks = list(self._in_flight.values())
@@ -168,7 +164,7 @@ class Worker:
             except Exception:  # a job's bug must not stop deliveries
                 log.exception("worker job failed", job=getattr(job, "__name__", repr(job)))
 
-    def _claim(self, now: datetime, limit: int, full: list[str]) -> list[Claimed]:
+    def _claim(self, now: datetime, limit: int, held: dict[str, int]) -> list[Claimed]:
         if limit <= 0:
             return []
         with self.db.write() as conn:
@@ -178,12 +174,10 @@ class Worker:
                 now=now,
                 limit=limit,
                 lease_seconds=self.lease_seconds,
-                exclude=full,
+                held=held,
             )
             if claimed:
                 self._refresh_targets(conn, {c.destination_id for c in claimed})
-        # Per-destination caps are applied after claiming: what exceeds a cap waits in
-        # memory for room (its lease covers it: claims never exceed ``concurrency``).
         return claimed
 
     def _refresh_targets(self, conn: sa.Connection, ids: set[str]) -> None:
@@ -208,6 +202,9 @@ class Worker:
 
     async def _deliver(self, client: httpx.AsyncClient, item: Claimed, target: Target) -> None:
         try:
+            wait = item.send_at - self.clock.now().timestamp()
+            if wait > 0:  # the shared rate limit gave this delivery a slot a little later
+                await asyncio.sleep(wait)
             async with self._gate(target):
                 started = self.clock.now()
                 attempt = await send(
@@ -215,13 +212,21 @@ class Worker:
                 )
             self._results.append((item, target, attempt, started))
             self.sent += 1
+        except BaseException:
+            self._release_slot(target.id)  # cancelled at shutdown: nothing to record
+            raise
         finally:
             self._in_flight.pop(item.id, None)
-            n = self._per_destination.get(target.id, 1) - 1
-            if n <= 0:
-                self._per_destination.pop(target.id, None)
-            else:
-                self._per_destination[target.id] = n
+
+    def _release_slot(self, destination_id: str) -> None:
+        """A held delivery is settled: its destination has room for one more. Slots are
+        kept until the result is written, so the next claim sees the circuit breaker's
+        verdict on it."""
+        n = self._per_destination.get(destination_id, 1) - 1
+        if n <= 0:
+            self._per_destination.pop(destination_id, None)
+        else:
+            self._per_destination[destination_id] = n
 
     # -- recording ---------------------------------------------------------------------
 
@@ -235,7 +240,11 @@ class Worker:
         if not self._results:
             return
         batch, self._results = self._results, []
-        await asyncio.to_thread(self._settle, batch)
+        try:
+            await asyncio.to_thread(self._settle, batch)
+        finally:
+            for _item, target, _attempt, _started in batch:
+                self._release_slot(target.id)
 
     def _settle(self, batch: list[tuple[Claimed, Target, Attempt, datetime]]) -> None:
         now = self.clock.now()

@@ -64,7 +64,7 @@ def defer_insert(conn: sa.Connection, insert: Prepared, row: dict[str, Any]) -> 
     pending.setdefault(insert, []).append(row)
 
 
-def _run_jobs(conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]]) -> list[Any]:
+def run_jobs(conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]]) -> list[Any]:
     """Run ``jobs`` with a fresh scratchpad, then flush their deferred inserts."""
     conn.info[_SCOPE] = {}
     try:
@@ -168,7 +168,7 @@ class Committer:
             try:
                 transaction = conn.begin()
                 try:
-                    results = _run_jobs(conn, jobs)
+                    results = run_jobs(conn, jobs)
                 except BaseException:
                     transaction.rollback()
                     raise
@@ -205,7 +205,7 @@ class Committer:
     def _batch_in_thread(self, batch: list[_Item[Any]]) -> list[Outcome]:
         try:
             with self._db.write() as conn:
-                results = _run_jobs(conn, [item.job for item in batch])
+                results = run_jobs(conn, [item.job for item in batch])
             return [(r, None) for r in results]
         except Exception as exc:
             return self._fallback(batch, exc)
@@ -226,7 +226,7 @@ class Committer:
         for _ in range(attempts):
             try:
                 with self._db.write() as conn:
-                    return _run_jobs(conn, [item.job])[0], None
+                    return run_jobs(conn, [item.job])[0], None
             except sa.exc.DBAPIError as exc:
                 error = exc
             except Exception as exc:

@@ -18,7 +18,13 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from claybridge.errors import ClaybridgeError, PayloadTooLarge, Unauthorized, error_body
+from claybridge.errors import (
+    ClaybridgeError,
+    InvalidField,
+    PayloadTooLarge,
+    Unauthorized,
+    error_body,
+)
 from claybridge.ids import new_id
 from claybridge.ingest.apply import apply_plan, resolve_owners
 from claybridge.ingest.committer import batch_scope, defer_insert
@@ -54,6 +60,7 @@ class IngestRequest:
     parsed: dict[str, Any] | None = None
     box: SecretBox | None = None  # decrypts the source's signing secrets
     body_secrets: bool | None = None  # set once parsed: secret-named keys in the body?
+    replay_of: str | None = None  # an event re-run from the log (no idempotency check)
 
 
 @dataclass(slots=True)
@@ -124,7 +131,7 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
             parsed, req.body_secrets = parse_object(req.body)
         config = compiled_config(source, req.box)
         event = {"body": parsed, "headers": headers}
-        if not req.dry_run and config.idempotency_mode != "off":
+        if not req.dry_run and not req.replay_of and config.idempotency_mode != "off":
             key, note = event_key(config.idempotency_mode, config.idempotency_path, event)
             if key is not None:
                 # Repeats within this batch are in the scratchpad (not yet written).
@@ -199,7 +206,7 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
         None if req.dry_run or customer is None else customer["id"],
     )
     row["event_name"] = plan.event_name
-    row["note"] = note
+    row["note"] = note or (f"replay of {req.replay_of}" if req.replay_of else None)
     if req.dry_run:
         row["status"] = events.DRY_RUN
     defer_insert(conn, events.INSERT_PREPARED, row)
@@ -354,3 +361,32 @@ def _event_row(
         "event_name": None,
         "note": None,
     }
+
+
+def replay_request(
+    conn: sa.Connection, event_id: str, settings: Any, now: datetime, box: SecretBox
+) -> IngestRequest:
+    """The request that re-runs logged event ``event_id`` (see ``POST /v1/events/…/replay``).
+
+    The logged body is replayed as logged (secret-named values were redacted there).
+    """
+    row = events.get(conn, event_id)
+    source = sources.find(conn, row["source_id"])
+    body = events.public(row, full=True)["request"]["body"]
+    if not isinstance(body, dict):
+        raise InvalidField(
+            "this event's body was not a JSON object; there is nothing to replay",
+            field="event_id",
+        )
+    return IngestRequest(
+        source_key=source["key"],
+        headers=list(row["request_headers"].items()),
+        body=None,
+        received_at=now,
+        box=box,
+        max_body_bytes=settings.max_body_bytes,
+        date_order=settings.date_order,
+        trusted=True,
+        parsed=body,
+        replay_of=event_id,
+    )

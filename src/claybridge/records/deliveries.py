@@ -15,7 +15,7 @@ owner's result. The at-least-once duplicate window is therefore one lease.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,6 +90,7 @@ class Claimed:
     event_id: str | None
     run_id: str | None
     lease_expires_at: datetime
+    send_at: float = 0.0  # epoch seconds: the rate limit's slot (0: at once)
 
 
 def _pg(conn: sa.Connection) -> bool:
@@ -125,7 +126,7 @@ def claim(
     now: datetime,
     limit: int,
     lease_seconds: float,
-    exclude: Iterable[str] = (),
+    held: Mapping[str, int] | None = None,
 ) -> list[Claimed]:
     """Take up to ``limit`` due deliveries for ``worker`` (see the module docstring).
 
@@ -134,17 +135,25 @@ def claim(
     delivery per open circuit whose probe is due. ``exclude``: destinations this worker
     has no room for (its concurrency cap is reached). Rate-limited destinations get only
     the slots due within a second; the rest of their work is moved to its slot.
+
+    ``held``: how many deliveries of each destination this worker holds already; a
+    destination gets no more than its ``concurrency`` minus that, so a worker never
+    holds work it cannot start (and a circuit that opens stops its destination at once).
     """
-    excluded = list(exclude)
+    held = held or {}
     base = sa.select(
         deliveries.c.id,
         deliveries.c.destination_id,
         destinations.c.rate_limit,
         destinations.c.timeout_seconds,
+        destinations.c.concurrency,
     ).join(destinations, destinations.c.id == deliveries.c.destination_id)
     serving = sa.and_(destinations.c.status == "active", destinations.c.circuit_state == "closed")
-    if excluded:
-        serving = sa.and_(serving, deliveries.c.destination_id.not_in(excluded))
+    for dest_id, count in held.items():  # skip destinations this worker has no room for
+        serving = sa.and_(
+            serving,
+            sa.or_(deliveries.c.destination_id != dest_id, destinations.c.concurrency > count),
+        )
 
     def locked(query: sa.Select[Any]) -> sa.Select[Any]:
         return query.with_for_update(of=deliveries, skip_locked=True) if _pg(conn) else query
@@ -187,7 +196,16 @@ def claim(
         ).all()
     if not picked:
         return []
-    chosen = _apply_rate_limits(conn, picked, now)
+    room: dict[str, int] = {}
+    capped = []
+    for row in picked:
+        left = room.setdefault(
+            row.destination_id, row.concurrency - held.get(row.destination_id, 0)
+        )
+        if left > 0:
+            room[row.destination_id] = left - 1
+            capped.append(row)
+    chosen, slots = _apply_rate_limits(conn, capped, now)
     if not chosen:
         return []
     leases: dict[datetime, list[str]] = {}
@@ -213,13 +231,17 @@ def claim(
         ).where(deliveries.c.id.in_(ids))
     ).all()
     by_id = {r.id: r for r in rows}
-    return [Claimed(*by_id[i]) for i in ids if i in by_id]
+    return [Claimed(*by_id[i], send_at=slots.get(i, 0.0)) for i in ids if i in by_id]
 
 
-def _apply_rate_limits(conn: sa.Connection, picked: list[Any], now: datetime) -> list[Any]:
-    """Keep what each destination's shared rate limit allows now; reschedule the rest."""
+def _apply_rate_limits(
+    conn: sa.Connection, picked: list[Any], now: datetime
+) -> tuple[list[Any], dict[str, float]]:
+    """Keep what each destination's shared rate limit allows within the horizon, with
+    each one's slot time; move the rest of its work to its next free slot."""
     limited: dict[str, list[Any]] = {}
     chosen: list[Any] = []
+    slots: dict[str, float] = {}
     for row in picked:
         if row.rate_limit:
             limited.setdefault(row.destination_id, []).append(row)
@@ -228,18 +250,20 @@ def _apply_rate_limits(conn: sa.Connection, picked: list[Any], now: datetime) ->
     epoch = now.timestamp()
     for dest_id, rows in limited.items():
         limit = ratelimit.Limit(rows[0].rate_limit, burst=max(1, int(rows[0].rate_limit)))
-        taken, free_at = ratelimit.take(
+        times, free_at = ratelimit.take(
             conn, f"destination:{dest_id}", limit, epoch, len(rows), RATE_HORIZON
         )
-        chosen += rows[:taken]
-        later = [r.id for r in rows[taken:]]
+        for row, at in zip(rows, times, strict=False):
+            chosen.append(row)
+            slots[row.id] = at
+        later = [r.id for r in rows[len(times) :]]
         if later:
             conn.execute(
                 deliveries.update()
                 .where(deliveries.c.id.in_(later))
                 .values(next_attempt_at=datetime.fromtimestamp(free_at, now.tzinfo))
             )
-    return chosen
+    return chosen, slots
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from claybridge.errors import InvalidField
+from claybridge.ingest.pipeline import handle, replay_request
 from claybridge.records import customers, events, owners, sources
 from claybridge.state import AppState
 from claybridge.templates import DEFAULT_TEMPLATE, TEMPLATES, column_setup
@@ -172,3 +174,18 @@ def get_event(event_id: str, state: State) -> dict[str, Any]:
     """One event with its request (secrets redacted) and response."""
     with state.db.read() as conn:
         return {"ok": True, "event": events.public(events.get(conn, event_id), full=True)}
+
+
+@router.post("/events/{event_id}/replay", tags=["events"])
+async def replay_event(event_id: str, state: State) -> JSONResponse:
+    """Run a logged event through its source's current mapping again, as a new event.
+
+    The body replayed is the one in the log: values the log redacted (secret-named keys)
+    are replayed redacted. Idempotency is not applied (replaying is deliberate).
+    """
+    with state.db.read() as conn:
+        request = replay_request(conn, event_id, state.settings, state.clock.now(), state.box)
+    result = await state.committer.submit(lambda conn: handle(conn, request))
+    if result.status_code == 200:
+        state.wake()
+    return JSONResponse(result.body, status_code=result.status_code)
