@@ -147,8 +147,10 @@ def test_circuit_breaker_pauses_then_probes_and_resumes(
     receiver.reply_with(default=Reply(500))
     ids = [post_row(gateway, source, ROW)["actions"][0]["delivery_id"] for _ in range(10)]
     wait_until(
-        lambda: gateway.get("/v1/destinations/receiver").json()["destination"]["circuit"]["state"]
-        == "open"
+        lambda: (
+            gateway.get("/v1/destinations/receiver").json()["destination"]["circuit"]["state"]
+            == "open"
+        )
     )
     seen_when_open = receiver.count()
     assert 3 <= seen_when_open <= 4  # the threshold, plus at most one already in flight
