@@ -38,9 +38,13 @@ def test_every_command_has_help() -> None:
         "events": ["list", "show"],
         "customers": ["list", "show"],
         "api-keys": ["create", "list", "revoke"],
+        "destinations": ["create", "update", "list", "show", "pause", "resume", "delete", "test"],
+        "deliveries": ["list", "show", "replay"],
+        "workflows": ["save", "list", "show", "delete"],
+        "runs": ["start", "list", "show", "cancel"],
     }
     assert "serve" in _run("--help")
-    for command in ("serve", "migrate"):
+    for command in ("serve", "api", "worker", "prune", "migrate"):
         assert "Usage" in _run(command, "--help")
     for group, commands in groups.items():
         _run(group, "--help")
@@ -112,3 +116,89 @@ def test_api_keys_commands(cli_env: Settings) -> None:
 def test_migrate_command(cli_env: Settings) -> None:
     """migrate reports a current database."""
     assert "Database is current" in _run("migrate")
+
+
+def test_outbound_commands(
+    cli_env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Destinations, workflows, runs, deliveries and prune from the CLI, start to finish."""
+    monkeypatch.setenv("CLAYBRIDGE_ALLOW_NETWORKS", "127.0.0.1/32")
+    from tests.receiver import running_receiver
+
+    with running_receiver() as receiver:
+        out = _run(
+            "destinations",
+            "create",
+            "--name",
+            "crm",
+            "--url",
+            f"{receiver.url}/crm?key=abc",
+            "-H",
+            "Authorization: Bearer secret-token",
+            "--sign",
+            "--rate-limit",
+            "5",
+        )
+        assert "signing secret (shown once" in out
+        assert "secret-token" not in out
+        shown = json.loads(_run("destinations", "show", "crm", "--json"))["destination"]
+        assert shown["headers"] == {"Authorization": "********"}
+        assert "abc" not in shown["url"]
+        sent = json.loads(_run("destinations", "test", "crm", "--json"))
+        assert sent["status_code"] == 200
+        assert receiver.seen[0].headers["authorization"] == "Bearer secret-token"
+        _run("destinations", "update", "crm", "--timeout", "3", "-H", "X-Team: ops")
+        updated = json.loads(_run("destinations", "show", "crm", "--json"))["destination"]
+        assert updated["timeout_seconds"] == 3
+        assert updated["headers"] == {"Authorization": "********", "X-Team": "ops"}
+        _run("destinations", "pause", "crm")
+        assert "paused" in _run("destinations", "list")
+        _run("destinations", "resume", "crm")
+
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "key: notify\nsteps:\n  - kind: forward\n    destination: crm\n"
+        "    when: event.score >= 50\n"
+    )
+    assert "Created workflow notify" in _run("workflows", "save", str(flow))
+    assert "notify" in _run("workflows", "list")
+    started = json.loads(
+        _run(
+            "runs",
+            "start",
+            "notify",
+            "--event",
+            '{"score": 70}',
+            "--idempotency-key",
+            "k1",
+            "--json",
+        )
+    )
+    assert started["created"] is True
+    repeat = json.loads(
+        _run(
+            "runs",
+            "start",
+            "notify",
+            "--event",
+            '{"score": 70}',
+            "--idempotency-key",
+            "k1",
+            "--json",
+        )
+    )
+    assert repeat["run"]["id"] == started["run"]["id"]
+    listed = json.loads(_run("runs", "list", "--status", "queued", "--json"))["data"]
+    assert [r["id"] for r in listed] == [started["run"]["id"]]
+    assert "Cancelled" in _run("runs", "cancel", started["run"]["id"])
+    bad = runner.invoke(app, ["runs", "cancel", started["run"]["id"]])
+    assert bad.exit_code == 1
+    assert "conflict" in bad.output
+    assert json.loads(_run("deliveries", "list", "--json"))["data"] == []
+    assert "Replaying 0 deliveries" in _run("deliveries", "replay", "--status", "dead")
+    assert "Pruned" in _run("prune", "--older-than", "30d")
+    refused = runner.invoke(
+        app, ["destinations", "create", "--name", "x", "--url", "http://10.0.0.1/h"]
+    )
+    assert refused.exit_code == 1
+    assert "blocked_url" in refused.output

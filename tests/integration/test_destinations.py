@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
-from claybridge.delivery.ssrf import BlockedConnect, GuardedTransport, parse_networks
+from claybridge.delivery.sender import Attempt, send
+from claybridge.delivery.ssrf import guarded_session, parse_networks
+from claybridge.records.destinations import Target
 from claybridge.storage.database import Database
 from claybridge.storage.tables import destinations
 from tests.integration.conftest import make_destination
@@ -65,18 +66,29 @@ def test_ssrf_guard_refuses_loopback_unless_allowed(
 
 
 def test_ssrf_guard_checks_again_when_connecting(receiver: Receiver) -> None:
-    """The transport refuses a blocked address at connect time and allows a listed one."""
+    """At send time a blocked name or literal is a permanent failure; an allowed one works."""
+    port = receiver.url.rsplit(":", 1)[1]
 
-    async def fetch(allow: str) -> int:
-        transport = GuardedTransport(parse_networks(allow))
-        async with httpx.AsyncClient(transport=transport) as http:
-            return (await http.post(f"{receiver.url}/x", content=b"{}")).status_code
+    def attempt(url: str, allow: str) -> Attempt:
+        target = Target(
+            "dst_1", "t", "http", url, "POST", (), None, None, 2.0, None, 1, (0,), 5, 60.0
+        )
+        networks = parse_networks(allow)
 
-    with pytest.raises(BlockedConnect):
-        asyncio.run(fetch(""))
+        async def once() -> Attempt:
+            async with guarded_session(networks) as session:
+                return await send(session, target, {"a": 1}, "dlv_1", 1, networks)
+
+        return asyncio.run(once())
+
+    for url in (f"http://127.0.0.1:{port}/x", f"http://localhost:{port}/x"):
+        refused = attempt(url, "")
+        assert refused.permanent
+        assert "SSRF guard" in (refused.error or "")
     assert receiver.count() == 0
-    assert asyncio.run(fetch("127.0.0.1/32")) == 200
-    assert receiver.count() == 1
+    assert attempt(f"http://127.0.0.1:{port}/x", "127.0.0.1/32").status_code == 200
+    assert attempt(f"http://localhost:{port}/x", "127.0.0.0/8, ::1/128").status_code == 200
+    assert receiver.count() == 2
 
 
 def test_invalid_destinations_are_refused_with_the_field(

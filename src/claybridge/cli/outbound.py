@@ -7,16 +7,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 import yaml
 from rich.table import Table
 
 from claybridge.cli.common import box, clock, console, database, print_json
-from claybridge.delivery.sender import send
-from claybridge.delivery.ssrf import GuardedTransport
+from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
-from claybridge.ids import new_id
 from claybridge.records import deliveries, destinations
 from claybridge.web.outbound_api import SAMPLE
 
@@ -211,7 +208,7 @@ def delete(
 
 
 @app.command("test")
-def send_test(
+def trial_send(
     ref: Annotated[str, typer.Argument(help="Id or name.")],
     payload: Annotated[str | None, typer.Option("--payload", help="A JSON object.")] = None,
     as_json: JsonFlag = False,
@@ -223,32 +220,18 @@ def send_test(
     with database() as (cfg, db):
         with db.read() as conn:
             target = destinations.target(destinations.find(conn, ref), box(cfg))
-
-        async def once() -> Any:
-            transport = GuardedTransport(cfg.allowed_networks)
-            async with httpx.AsyncClient(transport=transport) as client:
-                return await send(
-                    client, target, data, new_id("test"), int(clock.now().timestamp())
-                )
-
-        attempt = asyncio.run(once())
-    ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
-    result = {
-        "ok": ok,
-        "status_code": attempt.status_code,
-        "latency_ms": round(attempt.latency_ms, 2),
-        "error": attempt.error,
-        "response_excerpt": attempt.excerpt,
-    }
+        result = asyncio.run(
+            send_test(target, data, cfg.allowed_networks, int(clock.now().timestamp()))
+        )
     if as_json:
         print_json(result)
     else:
         console.print(
-            f"{'ok' if ok else 'failed'}: {attempt.status_code or attempt.error} "
+            f"{'ok' if result['ok'] else 'failed'}: {result['status_code'] or result['error']} "
             f"in {result['latency_ms']} ms",
             highlight=False,
         )
-    if not ok:
+    if not result["ok"]:
         raise typer.Exit(1)
 
 

@@ -2,9 +2,11 @@
 
 A destination URL is checked twice: when it is saved (its host must resolve, and to
 public addresses only) and on every connection (DNS may have changed since: rebinding).
-:class:`GuardedTransport` resolves the host itself, checks every address, and connects
-to the checked address, keeping the original host for the ``Host`` header and TLS SNI,
-so the name is never resolved a second time by someone else.
+:class:`GuardedResolver` is the resolver of the worker's aiohttp connector: every name is
+resolved there and checked, and aiohttp connects to the checked addresses only (keeping
+the original host for the ``Host`` header and TLS), so the name is never resolved a
+second time by someone else. IP literals skip resolvers, so :func:`check_literal`
+checks them before each request.
 
 Refused: loopback, private (RFC 1918, ULA), link-local (which holds the cloud metadata
 address 169.254.169.254), shared/CGNAT, multicast, reserved and unspecified addresses,
@@ -20,7 +22,8 @@ import socket
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from claybridge.errors import InvalidField
 
@@ -112,15 +115,6 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-async def resolve_async(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to, without blocking the event loop."""
-    literal = _literal(host)
-    if literal is not None:
-        return [literal]
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
 def check_url(url: str, allow: Sequence[Network], *, field: str = "url") -> str:
     """Validate a destination URL when it is saved; returns it stripped.
 
@@ -154,38 +148,51 @@ def check_url(url: str, allow: Sequence[Network], *, field: str = "url") -> str:
     return text
 
 
-class BlockedConnect(httpx.ConnectError):
-    """A connection refused by the guard: a permanent failure, not a network blip."""
+class GuardedResolver(AbstractResolver):
+    """An aiohttp resolver that refuses hosts resolving to a refused address.
 
-
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport that checks, then pins, the address of every request.
-
-    The request goes to the first checked address; ``Host`` stays the URL's host and TLS
-    verifies the certificate against it (``sni_hostname``).
+    aiohttp connects to exactly the addresses its resolver returns (and sends the URL's
+    host as ``Host`` and TLS server name), so checking here checks what is connected to.
     """
 
-    def __init__(self, allow: Sequence[Network] = (), **transport_options: object) -> None:
+    def __init__(self, allow: Sequence[Network] = ()) -> None:
         self.allow = tuple(allow)
-        self._inner = httpx.AsyncHTTPTransport(**transport_options)  # type: ignore[arg-type]
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        port = request.url.port or (443 if request.url.scheme == "https" else 80)
-        try:
-            addresses = await resolve_async(host, port)
-        except OSError as exc:
-            raise httpx.ConnectError(f"{host} does not resolve: {exc}", request=request) from None
-        try:
-            check_addresses(host, addresses, self.allow)
-        except BlockedAddress as exc:
-            raise BlockedConnect(str(exc), request=request) from None
-        pinned = addresses[0]
-        if pinned != host:
-            request.url = request.url.copy_with(host=pinned)
-            if request.url.scheme == "https":
-                request.extensions = {**request.extensions, "sni_hostname": host}
-        return await self._inner.handle_async_request(request)
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, family=family
+        )
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        check_addresses(host, addresses, self.allow)
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in addresses
+        ]
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    async def close(self) -> None:
+        return None
+
+
+def check_literal(host: str, allow: Sequence[Network]) -> None:
+    """Refuse a URL whose host is an IP literal in a refused range (aiohttp connects to
+    literals without asking the resolver)."""
+    literal = _literal(host)
+    if literal is not None:
+        check_addresses(host, [literal], allow)
+
+
+def guarded_session(allow: Sequence[Network] = (), *, limit: int = 100) -> aiohttp.ClientSession:
+    """An aiohttp session whose every connection passes the guard; call inside a loop."""
+    connector = aiohttp.TCPConnector(
+        resolver=GuardedResolver(allow), limit=limit, limit_per_host=0, ttl_dns_cache=10
+    )
+    return aiohttp.ClientSession(connector=connector, auto_decompress=True)

@@ -2,8 +2,8 @@
 
 One asyncio loop per worker process. Database work (claiming, settling, running
 workflow steps) runs in threads so the loop keeps sending while SQLite or PostgreSQL
-works; HTTP runs on the loop through one shared ``httpx.AsyncClient`` whose transport is
-the SSRF guard.
+works; HTTP runs on the loop through one shared aiohttp session whose resolver is the
+SSRF guard (see ``delivery.sender`` for why aiohttp).
 
 Flow: claim a batch whenever there is room (``concurrency`` requests in flight at most,
 and each destination's own ``concurrency`` cap, per worker); send each as a task;
@@ -21,6 +21,7 @@ that expire after ``lease_seconds`` plus the destination's timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -28,14 +29,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
+import aiohttp
 import sqlalchemy as sa
 import structlog
 
 from claybridge.clock import Clock, SystemClock
 from claybridge.delivery.schedule import decide
 from claybridge.delivery.sender import Attempt, send
-from claybridge.delivery.ssrf import GuardedTransport, Network
+from claybridge.delivery.ssrf import Network, guarded_session
 from claybridge.records import deliveries, destinations
 from claybridge.records.deliveries import Claimed, Settled
 from claybridge.records.destinations import Target
@@ -71,7 +72,6 @@ class Worker:
         poll_interval: float = 0.2,
         grace: float = 10.0,
         allow: Sequence[Network] = (),
-        transport: httpx.AsyncBaseTransport | None = None,
         jobs: Sequence[Job] = (),
     ) -> None:
         self.db = db
@@ -85,13 +85,13 @@ class Worker:
         self.grace = grace
         self.allow = tuple(allow)
         self.jobs = tuple(jobs)
-        self._transport = transport
         self._targets: dict[str, tuple[Any, Target]] = {}
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_destination: dict[str, int] = {}  # held (claimed, unsettled) per destination
         self._gates: dict[str, tuple[int, asyncio.Semaphore]] = {}
         self._results: list[tuple[Claimed, Target, Attempt, datetime]] = []
         self._wake = asyncio.Event()
+        self._have_results = asyncio.Event()
         self.sent = 0
         self.rounds = 0
 
@@ -103,10 +103,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then shut down gracefully."""
-        transport = self._transport or GuardedTransport(
-            self.allow, limits=httpx.Limits(max_connections=self.concurrency)
-        )
-        async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
+        async with guarded_session(self.allow, limit=self.concurrency) as client:
             flusher = asyncio.create_task(self._flush_loop(stop))
             log.info("worker started", worker=self.name, concurrency=self.concurrency)
             try:
@@ -127,7 +124,7 @@ class Worker:
             for w in waits:
                 w.cancel()
 
-    async def _round(self, client: httpx.AsyncClient) -> bool:
+    async def _round(self, client: aiohttp.ClientSession) -> bool:
         """One claim; True when the worker should go again at once rather than wait."""
         self.rounds += 1
         free = self.concurrency - len(self._in_flight)
@@ -200,7 +197,7 @@ class Worker:
             self._gates[target.id] = found
         return found[1]
 
-    async def _deliver(self, client: httpx.AsyncClient, item: Claimed, target: Target) -> None:
+    async def _deliver(self, client: aiohttp.ClientSession, item: Claimed, target: Target) -> None:
         try:
             wait = item.send_at - self.clock.now().timestamp()
             if wait > 0:  # the shared rate limit gave this delivery a slot a little later
@@ -208,10 +205,13 @@ class Worker:
             async with self._gate(target):
                 started = self.clock.now()
                 attempt = await send(
-                    client, target, item.payload, item.id, int(started.timestamp())
+                    client, target, item.payload, item.id, int(started.timestamp()), self.allow
                 )
             self._results.append((item, target, attempt, started))
+            self._have_results.set()
             self.sent += 1
+            if attempt.status_code is not None and 200 <= attempt.status_code < 300:
+                self._release_slot(target.id)  # nothing for the circuit breaker to learn
         except BaseException:
             self._release_slot(target.id)  # cancelled at shutdown: nothing to record
             raise
@@ -219,9 +219,9 @@ class Worker:
             self._in_flight.pop(item.id, None)
 
     def _release_slot(self, destination_id: str) -> None:
-        """A held delivery is settled: its destination has room for one more. Slots are
-        kept until the result is written, so the next claim sees the circuit breaker's
-        verdict on it."""
+        """A held delivery is done: its destination has room for one more. A failed
+        attempt keeps its slot until its result is written, so the next claim sees the
+        circuit breaker's verdict on it (a failing receiver is not sent a burst)."""
         n = self._per_destination.get(destination_id, 1) - 1
         if n <= 0:
             self._per_destination.pop(destination_id, None)
@@ -231,8 +231,11 @@ class Worker:
     # -- recording ---------------------------------------------------------------------
 
     async def _flush_loop(self, stop: asyncio.Event) -> None:
+        """Write results as they come: while one batch is written, the next gathers."""
         while not stop.is_set() or self._in_flight:
-            await asyncio.sleep(0.01)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._have_results.wait(), timeout=0.1)
+            self._have_results.clear()
             await self.flush()
 
     async def flush(self) -> None:
@@ -243,8 +246,9 @@ class Worker:
         try:
             await asyncio.to_thread(self._settle, batch)
         finally:
-            for _item, target, _attempt, _started in batch:
-                self._release_slot(target.id)
+            for _item, target, attempt, _started in batch:
+                if not (attempt.status_code is not None and 200 <= attempt.status_code < 300):
+                    self._release_slot(target.id)
 
     def _settle(self, batch: list[tuple[Claimed, Target, Attempt, datetime]]) -> None:
         now = self.clock.now()

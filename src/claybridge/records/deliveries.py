@@ -39,6 +39,11 @@ WAITING = (PENDING, FAILED)
 UNFINISHED = (PENDING, IN_FLIGHT, FAILED)
 RATE_HORIZON = 1.0  # seconds: claim rate-limited work due this soon, leave the rest queued
 EXCERPT = 2048
+# The claim queries' status tests, written exactly as the partial indexes' WHERE clauses
+# (storage.tables): the planners only use a partial index when the query's condition
+# matches it, which bound parameters (status IN (?, ?)) do not.
+DUE = sa.text("deliveries.status IN ('pending', 'failed')")
+LEASED = sa.text("deliveries.status = 'in_flight'")
 
 INSERT = Prepared(deliveries.insert(), [c.key for c in deliveries.c])
 
@@ -175,7 +180,7 @@ def claim(
             locked(
                 base.where(
                     serving,
-                    deliveries.c.status == IN_FLIGHT,
+                    LEASED,
                     deliveries.c.lease_expires_at < now,
                 )
                 .order_by(deliveries.c.lease_expires_at)
@@ -187,7 +192,7 @@ def claim(
             locked(
                 base.where(
                     serving,
-                    deliveries.c.status.in_(WAITING),
+                    DUE,
                     deliveries.c.next_attempt_at <= now,
                 )
                 .order_by(deliveries.c.next_attempt_at)
@@ -524,7 +529,7 @@ def oldest_due(conn: sa.Connection, now: datetime) -> datetime | None:
     """When the longest-waiting due delivery became due (``None`` if none is due)."""
     value = conn.execute(
         sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
-            deliveries.c.status.in_(WAITING), deliveries.c.next_attempt_at <= now
+            DUE, deliveries.c.next_attempt_at <= now
         )
     ).scalar()
     return value

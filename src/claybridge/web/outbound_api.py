@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from claybridge.delivery.sender import send
-from claybridge.delivery.ssrf import GuardedTransport
+from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
-from claybridge.ids import new_id
 from claybridge.records import deliveries, destinations
 from claybridge.state import AppState
 from claybridge.web.deps import Limit, State, require_api_key
@@ -104,26 +101,16 @@ class TestSend(BaseModel):
 
 
 @router.post("/destinations/{ref}/test", tags=["destinations"])
-async def send_test(ref: str, state: State, body: TestSend | None = None) -> JSONResponse:
+async def trial_send(ref: str, state: State, body: TestSend | None = None) -> JSONResponse:
     """Send one payload now, outside the queue, and answer with what the receiver said."""
     with state.db.read() as conn:
         row = destinations.find(conn, ref)
     target = destinations.target(row, state.box)
     payload = body.payload if body else dict(SAMPLE)
-    transport = GuardedTransport(state.settings.allowed_networks)
-    async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
-        now = state.clock.now()
-        attempt = await send(client, target, payload, new_id("test"), int(now.timestamp()))
-    ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
-    return JSONResponse(
-        {
-            "ok": ok,
-            "status_code": attempt.status_code,
-            "latency_ms": round(attempt.latency_ms, 2),
-            "error": attempt.error,
-            "response_excerpt": attempt.excerpt,
-        }
+    result = await send_test(
+        target, payload, state.settings.allowed_networks, int(state.clock.now().timestamp())
     )
+    return JSONResponse(result)
 
 
 def _filter(
