@@ -82,3 +82,31 @@ def test_a_bad_file_changes_nothing(tmp_path: Path, settings: Settings) -> None:
     assert "line 21: sources[1].config.mappings.x[0].when" in result.output
     assert json.loads(_run("owners", "list", "--json")) == []
     assert json.loads(_run("sources", "list", "--json")) == []
+
+
+WORKFLOWS = """\
+workflows:
+  - key: route-lead
+    name: Route leads
+    steps:
+      - {kind: forward, destination: outreach, when: event.icp_score >= 80}
+"""
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_workflows_apply_idempotently_and_export(tmp_path: Path) -> None:
+    """Workflows in the setup file are created, left alone when unchanged, then updated."""
+    path = tmp_path / "flows.yaml"
+    path.write_text(WORKFLOWS)
+    assert "+ workflow route-lead" in _run("apply", "-f", str(path))
+    assert "0 changed, 1 unchanged" in _run("apply", "-f", str(path))
+    path.write_text(WORKFLOWS.replace(">= 80", ">= 90"))
+    assert "~ workflow route-lead: changed" in _run("apply", "-f", str(path))
+    exported = _run("export")
+    assert "route-lead" in exported
+    assert "event.icp_score >= 90" in exported
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(WORKFLOWS.replace("event.icp_score", "body.icp_score"))
+    result = runner.invoke(app, ["apply", "-f", str(bad)])
+    assert result.exit_code == 1
+    assert "workflows[0].steps[0].when" in result.output
