@@ -117,19 +117,3 @@ class DestinationSpec(BaseModel):
         if secret and secret != GENERATE and not secret.startswith(("whsec_", "enc:v1:", "*")):
             raise ValueError("signing_secret must be 'generate' or a whsec_… secret")
         return self
-
-
-def spec_errors(data: Any) -> list[tuple[str, str]]:
-    """Every problem with ``data`` as ``(dotted location, message)``; empty when valid."""
-    from pydantic import ValidationError
-
-    from claybridge.mapping.model import error_location
-
-    try:
-        DestinationSpec.model_validate(data)
-    except ValidationError as exc:
-        return [
-            (error_location(tuple(e["loc"])), str(e["msg"]).removeprefix("Value error, "))
-            for e in exc.errors()
-        ]
-    return []

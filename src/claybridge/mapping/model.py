@@ -34,7 +34,7 @@ A field is a path string, or ``{path, type, required}``, or ``{value: <constant>
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -252,12 +252,13 @@ def error_location(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def config_errors(data: Any) -> list[tuple[tuple[Any, ...], str]]:
-    """Every problem with ``data`` as ``(location, message)``; empty when valid."""
+def model_errors(model: type[BaseModel], data: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Every problem validating ``data`` as ``model``: ``(location, message)``; empty
+    when valid."""
     from pydantic import ValidationError
 
     try:
-        SourceConfig.model_validate(data)
+        model.model_validate(data)
     except ValidationError as exc:
         return [
             (
@@ -269,13 +270,29 @@ def config_errors(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     return []
 
 
-def parse_config(data: dict[str, Any]) -> SourceConfig:
-    """Validate ``data``; raises :class:`claybridge.errors.InvalidField` naming the key."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: Any, *, code: str) -> M:
+    """``data`` as ``model``, or :class:`claybridge.errors.InvalidField` with ``code``
+    naming the first bad key (``mappings.lead.enriched[0].when: …``)."""
     from claybridge.errors import InvalidField
 
-    problems = config_errors(data)
+    problems = model_errors(model, data)
     if problems:
         loc, message = problems[0]
-        where = error_location(loc) or "config"
-        raise InvalidField(f"{where}: {message}", field=where, code="invalid_config")
-    return SourceConfig.model_validate(data)
+        where = error_location(loc)
+        raise InvalidField(
+            f"{where}: {message}" if where else message, field=where or None, code=code
+        )
+    return model.model_validate(data)
+
+
+def config_errors(data: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Every problem with a source configuration; empty when valid."""
+    return model_errors(SourceConfig, data)
+
+
+def parse_config(data: dict[str, Any]) -> SourceConfig:
+    """Validate ``data``; raises :class:`claybridge.errors.InvalidField` naming the key."""
+    return validated(SourceConfig, data, code="invalid_config")

@@ -20,10 +20,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import sqlalchemy as sa
 
 from claybridge.delivery.schedule import DEFAULT_SCHEDULE
-from claybridge.delivery.spec import GENERATE, DestinationSpec, spec_errors
+from claybridge.delivery.spec import GENERATE, DestinationSpec
 from claybridge.delivery.ssrf import Network, check_url
 from claybridge.errors import Conflict, InvalidField, NotFound
 from claybridge.ids import new_id
+from claybridge.mapping.model import validated
 from claybridge.redact import is_secret_name
 from claybridge.secretbox import MASK, SecretBox
 from claybridge.storage.tables import deliveries, destinations
@@ -50,11 +51,7 @@ def url_hint(kind: str, url: str) -> str:
 
 
 def _validate(data: dict[str, Any]) -> DestinationSpec:
-    problems = spec_errors(data)
-    if problems:
-        where, message = problems[0]
-        raise InvalidField(f"{where}: {message}" if where else message, field=where or None)
-    return DestinationSpec.model_validate(data)
+    return validated(DestinationSpec, data, code="invalid_field")
 
 
 def new_signing_secret() -> str:

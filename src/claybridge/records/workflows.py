@@ -7,25 +7,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from claybridge.errors import InvalidField, NotFound
+from claybridge.errors import NotFound
 from claybridge.ids import new_id
-from claybridge.mapping.model import error_location
+from claybridge.mapping.model import validated
 from claybridge.storage.tables import workflows
-from claybridge.workflows.model import WorkflowSpec, workflow_errors
+from claybridge.workflows.model import WorkflowSpec
 
 
 def validate(data: Any) -> WorkflowSpec:
     """A valid spec, or :class:`InvalidField` (``invalid_workflow``) naming the key."""
-    problems = workflow_errors(data)
-    if problems:
-        loc, message = problems[0]
-        where = error_location(loc)
-        raise InvalidField(
-            f"{where}: {message}" if where else message,
-            field=where or None,
-            code="invalid_workflow",
-        )
-    return WorkflowSpec.model_validate(data)
+    return validated(WorkflowSpec, data, code="invalid_workflow")
 
 
 def save(conn: sa.Connection, data: dict[str, Any], now: datetime) -> tuple[dict[str, Any], bool]:

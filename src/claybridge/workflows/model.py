@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from claybridge.mapping.conditions import compile_condition
+from claybridge.mapping.model import model_errors
 from claybridge.mapping.paths import parse_path
 
 STEP_NAMES = ("event", "source", "steps")
@@ -80,16 +81,4 @@ class WorkflowSpec(BaseModel):
 
 def workflow_errors(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     """Every problem with ``data`` as ``(location, message)``; empty when valid."""
-    from pydantic import ValidationError
-
-    try:
-        WorkflowSpec.model_validate(data)
-    except ValidationError as exc:
-        return [
-            (
-                tuple(p for p in e["loc"] if not str(p).startswith("function")),
-                str(e["msg"]).removeprefix("Value error, "),
-            )
-            for e in exc.errors()
-        ]
-    return []
+    return model_errors(WorkflowSpec, data)
