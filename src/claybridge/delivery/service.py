@@ -11,12 +11,12 @@ import asyncio
 import signal
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 import structlog
 
 from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
 from claybridge.delivery.worker import Job, Worker
+from claybridge.records import runs
 from claybridge.records.retention import prune
 from claybridge.secretbox import SecretBox, load_key
 from claybridge.storage.database import Database
@@ -29,7 +29,7 @@ PRUNE_EVERY = timedelta(hours=1)
 def _pruner(db: Database, days: float) -> Job:
     last: list[datetime] = []
 
-    def prune_job(_conn: sa.Connection, now: datetime, _worker: str) -> int:
+    def prune_job(_db: Database, now: datetime, _worker: str) -> int:
         if last and now - last[0] < PRUNE_EVERY:
             return 0
         last[:] = [now]
@@ -40,9 +40,18 @@ def _pruner(db: Database, days: float) -> Job:
     return prune_job
 
 
+def run_due_runs(db: Database, now: datetime, worker: str) -> int:
+    """Worker job: carry out due workflow runs (a read first, the write lock only if any)."""
+    with db.read() as conn:
+        if not runs.anything_due(conn, now):
+            return 0
+    with db.write() as conn:
+        return process_due(conn, now, worker)
+
+
 def build_worker(settings: Settings, db: Database, box: SecretBox, clock: Clock) -> Worker:
     """A worker configured from ``settings``."""
-    jobs: list[Job] = [process_due]
+    jobs: list[Job] = [run_due_runs]
     if settings.retention_days:
         jobs.append(_pruner(db, settings.retention_days))
     return Worker(

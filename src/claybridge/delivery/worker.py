@@ -46,9 +46,9 @@ from claybridge.storage.tables import destinations as destinations_table
 
 log = structlog.get_logger(__name__)
 
-# Extra work the worker does each round in a write transaction (workflow runs):
-# ``job(conn, now, worker_name) -> number of items handled``.
-Job = Callable[[sa.Connection, datetime, str], int]
+# Extra work the worker does each round (workflow runs, pruning); a job opens its own
+# transactions: ``job(db, now, worker_name) -> number of items handled``.
+Job = Callable[[Database, datetime, str], int]
 
 
 def worker_name() -> str:
@@ -156,14 +156,16 @@ class Worker:
     def _run_jobs(self, now: datetime) -> None:
         for job in self.jobs:
             try:
-                with self.db.write() as conn:
-                    job(conn, now, self.name)
+                job(self.db, now, self.name)
             except Exception:  # a job's bug must not stop deliveries
                 log.exception("worker job failed", job=getattr(job, "__name__", repr(job)))
 
     def _claim(self, now: datetime, limit: int, held: dict[str, int]) -> list[Claimed]:
         if limit <= 0:
             return []
+        with self.db.read() as conn:  # idle: no write lock taken (SQLite has one writer)
+            if not deliveries.anything_due(conn, now):
+                return []
         with self.db.write() as conn:
             claimed = deliveries.claim(
                 conn,

@@ -108,7 +108,7 @@ class HooksEndpoint:
         except Exception:
             log.exception("unexpected error on ingest", source_key=key)
             response = IngestResponse(500, error_body("internal_error", "internal error"))
-        if response.status_code == 200:
+        if response.queued:
             self._wake()
         extra = [(b"connection", b"close")] if body is None else []
         if response.headers:

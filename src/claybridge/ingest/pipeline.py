@@ -71,6 +71,7 @@ class IngestResponse:
     body: dict[str, Any]
     payload: bytes | None = None
     headers: list[tuple[bytes, bytes]] | None = None
+    queued: bool = False  # outbound work (a delivery or a run) was queued: wake a worker
 
 
 def _stored_body(
@@ -210,10 +211,12 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     if req.dry_run:
         row["status"] = events.DRY_RUN
     defer_insert(conn, events.INSERT_PREPARED, row)
-    return IngestResponse(200, response, payload)
+    queued = any(r["kind"] in OUTBOUND and r["status"] in ("queued", "started") for r in results)
+    return IngestResponse(200, response, payload, queued=queued)
 
 
 REPLAYED = [(b"idempotent-replayed", b"true")]
+OUTBOUND = ("forward", "trigger_workflow")
 
 
 def _replay(

@@ -164,6 +164,21 @@ def cancel(conn: sa.Connection, run_id: str, now: datetime) -> dict[str, Any]:
     return {**row, **values}
 
 
+def anything_due(conn: sa.Connection, now: datetime) -> bool:
+    """Whether a queued run is due or a running run's lease expired (a cheap read)."""
+    query = (
+        sa.select(runs.c.id)
+        .where(
+            sa.or_(
+                sa.and_(runs.c.status == QUEUED, runs.c.next_attempt_at <= now),
+                sa.and_(runs.c.status == RUNNING, runs.c.lease_expires_at < now),
+            )
+        )
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
 def claim(
     conn: sa.Connection, *, worker: str, now: datetime, limit: int, lease_seconds: float
 ) -> list[dict[str, Any]]:

@@ -186,6 +186,6 @@ async def replay_event(event_id: str, state: State) -> JSONResponse:
     with state.db.read() as conn:
         request = replay_request(conn, event_id, state.settings, state.clock.now(), state.box)
     result = await state.committer.submit(lambda conn: handle(conn, request))
-    if result.status_code == 200:
+    if result.queued:
         state.wake()
     return JSONResponse(result.body, status_code=result.status_code)
