@@ -23,6 +23,7 @@ from claybridge.delivery.service import build_worker
 from claybridge.ingest.hooks import PREFIX, HooksEndpoint
 from claybridge.state import AppState
 from claybridge.web.admin import router as admin_router
+from claybridge.web.clay_api import router as clay_router
 from claybridge.web.errors import install_error_handlers
 from claybridge.web.health import router as health_router
 from claybridge.web.metrics import router as metrics_router
@@ -93,6 +94,7 @@ def create_app(
     admin.include_router(records_router)
     admin.include_router(outbound_router)
     admin.include_router(workflows_router)
+    admin.include_router(clay_router)
     admin.include_router(metrics_router)
 
     def openapi() -> dict[str, Any]:

@@ -76,6 +76,20 @@ TEMPLATES: dict[str, Template] = {
             },
             body_template=_LEAD_BODY,
         ),
+        Template(
+            name="clay-callback",
+            description="Receive enriched rows back from a Clay table (its last HTTP API "
+            "column) and complete the pending request they answer.",
+            config={
+                "event_path": "body.event",
+                "default_event": "request.completed",
+                "mappings": {"request.completed": [{"kind": "complete_request"}]},
+            },
+            body_template=(
+                '{"request_id": "{{request_id}}", "email": "{{Work Email}}", '
+                '"company_domain": "{{Company Domain}}", "icp_score": "{{ICP Score}}"}'
+            ),
+        ),
     )
 }
 

@@ -6,7 +6,7 @@ import pytest
 
 from claybridge.errors import InvalidField
 from claybridge.records.workflows import validate
-from claybridge.workflows.executor import plan_steps
+from claybridge.workflows.executor import evaluate
 
 ICP = [
     {"kind": "forward", "destination": "outreach", "when": "event.icp_score >= 80"},
@@ -24,16 +24,42 @@ ICP = [
 )
 def test_icp_rule_routes_by_score(score: str | None, sent_to: list[str]) -> None:
     """Score ≥ 80 goes to outreach, ≥ 50 to nurture, otherwise nothing (Clay's strings)."""
-    plans = plan_steps(ICP, {"icp_score": score, "email": "a@b.co"}, None)
-    assert [p.destination for p in plans if p.action == "forward"] == sent_to
-    assert all(p.reason for p in plans if p.action == "skip")
+    data = {"event": {"icp_score": score, "email": "a@b.co"}, "source": {}, "steps": []}
+    outcomes = [evaluate(step, data) for step in ICP]
+    assert [s["destination"] for s, o in zip(ICP, outcomes, strict=True) if o[0]] == sent_to
+    assert all(reason for go, reason, _ in outcomes if not go)
 
 
 def test_payload_path_selects_what_is_sent() -> None:
-    """A step's payload path picks part of the run's data."""
-    steps = [{"kind": "forward", "destination": "d", "payload": "event.person"}]
-    plans = plan_steps(steps, {"person": {"email": "a@b.co"}}, None)
-    assert plans[0].payload == {"email": "a@b.co"}
+    """A step's payload path picks part of the run's data, earlier results included."""
+    data = {
+        "event": {"person": {"email": "a@b.co"}},
+        "source": {},
+        "steps": [{"index": 0}, {"index": 1, "result": {"icp_score": 90}}],
+    }
+    step = {"kind": "forward", "destination": "d", "payload": "event.person"}
+    assert evaluate(step, data)[2] == {"email": "a@b.co"}
+    later = {
+        "kind": "forward",
+        "destination": "d",
+        "payload": "steps.1.result",
+        "when": "steps[1].result.icp_score > 80",
+    }
+    assert evaluate(later, data) == (True, None, {"icp_score": 90})
+
+
+def test_waits_must_follow_a_submit_with_a_callback() -> None:
+    """wait_for_callback needs an earlier clay_submit that asked for a callback."""
+    with pytest.raises(InvalidField, match="clay_submit before it"):
+        validate({"key": "w", "steps": [{"kind": "wait_for_callback"}]})
+    no_callback = [{"kind": "clay_submit", "destination": "t"}, {"kind": "wait_for_callback"}]
+    with pytest.raises(InvalidField, match="callback: true"):
+        validate({"key": "w", "steps": no_callback})
+    ok = [
+        {"kind": "clay_submit", "destination": "t", "callback": True},
+        {"kind": "wait_for_callback"},
+    ]
+    assert validate({"key": "w", "steps": ok}).steps[1].kind == "wait_for_callback"
 
 
 def test_invalid_workflows_name_the_key() -> None:

@@ -31,9 +31,11 @@ import orjson
 from yarl import URL
 
 from claybridge import __version__
+from claybridge.clay.rules import encoded
 from claybridge.delivery.render import RenderError, render
 from claybridge.delivery.ssrf import BlockedAddress, Network, check_literal
 from claybridge.ingest.signatures import sign_standard
+from claybridge.records.clay import Route
 from claybridge.records.destinations import Target
 
 USER_AGENT = f"Claybridge/{__version__}"
@@ -93,6 +95,7 @@ class Attempt:
     excerpt: str | None
     retry_after: str | None = None
     permanent: bool = False  # failed in a way no retry can fix (template, SSRF guard)
+    skipped: bool = False  # not sent, and nothing to send: Clay already has this row
 
 
 async def send(
@@ -110,9 +113,28 @@ async def send(
     """
     try:
         request = build_request(target, payload, msg_id, timestamp)
-        check_literal(URL(request.url).host or "", allow)
     except RenderError as exc:
         return Attempt(None, 0.0, str(exc), None, permanent=True)
+    return await send_request(session, request, target.timeout, allow)
+
+
+def clay_request(route: Route, row: dict[str, Any]) -> Request:
+    """The submission of ``row`` to a Clay table webhook (JSON, its auth header if any)."""
+    headers = [("content-type", JSON), ("user-agent", USER_AGENT)]
+    if route.header_name and route.header_value is not None:
+        headers.append((route.header_name, route.header_value))
+    return Request("POST", route.url, headers, encoded(row))
+
+
+async def send_request(
+    session: aiohttp.ClientSession,
+    request: Request,
+    limit_seconds: float,
+    allow: Sequence[Network] = (),
+) -> Attempt:
+    """Send a built request once (see :func:`send`)."""
+    try:
+        check_literal(URL(request.url).host or "", allow)
     except BlockedAddress as exc:
         return Attempt(None, 0.0, f"refused by the SSRF guard: {exc}", None, permanent=True)
     started = time.perf_counter()
@@ -123,7 +145,7 @@ async def send(
             headers=request.headers,
             data=request.body,
             allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=target.timeout),
+            timeout=aiohttp.ClientTimeout(total=limit_seconds),
         ) as response:
             excerpt_bytes = await response.content.read(EXCERPT)
             status = response.status
@@ -133,7 +155,7 @@ async def send(
             None, _ms(started), f"refused by the SSRF guard: {exc}", None, permanent=True
         )
     except TimeoutError:
-        return Attempt(None, _ms(started), f"timed out after {target.timeout:g} s", None)
+        return Attempt(None, _ms(started), f"timed out after {limit_seconds:g} s", None)
     except aiohttp.ClientError as exc:
         return Attempt(None, _ms(started), f"{type(exc).__name__}: {exc}".rstrip(": "), None)
     latency = _ms(started)

@@ -11,15 +11,17 @@ import asyncio
 import signal
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 import structlog
 
 from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
 from claybridge.delivery.worker import Job, Worker
-from claybridge.records import runs
+from claybridge.records import clay, runs
 from claybridge.records.retention import prune
 from claybridge.secretbox import SecretBox, load_key
 from claybridge.storage.database import Database
+from claybridge.storage.tables import pending_requests
 from claybridge.workflows.executor import process_due
 
 log = structlog.get_logger(__name__)
@@ -40,18 +42,41 @@ def _pruner(db: Database, days: float) -> Job:
     return prune_job
 
 
-def run_due_runs(db: Database, now: datetime, worker: str) -> int:
-    """Worker job: carry out due workflow runs (a read first, the write lock only if any)."""
+def _runs_job(base_url: str) -> Job:
+    def run_due_runs(db: Database, now: datetime, worker: str) -> int:
+        """Carry out due workflow runs (a read first; the write lock only if any)."""
+        with db.read() as conn:
+            if not runs.anything_due(conn, now):
+                return 0
+        with db.write() as conn:
+            return process_due(conn, now, worker, base_url)
+
+    return run_due_runs
+
+
+def expire_requests(db: Database, now: datetime, _worker: str) -> int:
+    """Expire pending requests past their time; queue the runs that waited on them (they
+    then fail with a timeout)."""
     with db.read() as conn:
-        if not runs.anything_due(conn, now):
-            return 0
+        due = conn.execute(
+            sa.select(pending_requests.c.request_id)
+            .where(pending_requests.c.status == "pending", pending_requests.c.expires_at < now)
+            .limit(1)
+        ).first()
+    if due is None:
+        return 0
     with db.write() as conn:
-        return process_due(conn, now, worker)
+        expired = clay.expire_due(conn, now)
+        for row in expired:
+            if row["run_id"]:
+                runs.resume_waiting(conn, row["run_id"], now)
+    log.info("pending requests expired", count=len(expired))
+    return len(expired)
 
 
 def build_worker(settings: Settings, db: Database, box: SecretBox, clock: Clock) -> Worker:
     """A worker configured from ``settings``."""
-    jobs: list[Job] = [run_due_runs]
+    jobs: list[Job] = [_runs_job(settings.base_url), expire_requests]
     if settings.retention_days:
         jobs.append(_pruner(db, settings.retention_days))
     return Worker(

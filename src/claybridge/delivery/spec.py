@@ -3,7 +3,7 @@
 Shape::
 
     name: hot-leads-slack
-    kind: slack                       # or http
+    kind: slack                       # or http, or clay (a Clay table's webhook)
     url: https://hooks.slack.com/services/T000/B000/XXXX
     template: "Hot lead from Clay: {{ first_name }} {{ last_name }} - ICP {{ icp_score }}"
     # http only: method (POST), headers, template (default: the whole row as JSON),
@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from claybridge.clay.rules import ClayOptions
 from claybridge.delivery.render import check_template
 from claybridge.delivery.schedule import DEFAULT_SCHEDULE, parse_duration, parse_schedule
 
@@ -50,7 +51,7 @@ class DestinationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    kind: Literal["http", "slack"]
+    kind: Literal["http", "slack", "clay"]
     url: str = Field(min_length=1, max_length=2000)
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict, max_length=30)
@@ -63,6 +64,10 @@ class DestinationSpec(BaseModel):
     circuit_threshold: int = Field(default=10, ge=1, le=10_000)
     circuit_cooldown: float = Field(default=60.0, ge=0.1, le=86_400)
     enabled: bool = True
+    # kind clay: the first webhook's auth header, and the table's settings
+    auth_header_name: str | None = Field(default=None, max_length=100)
+    auth_header_value: str | None = Field(default=None, max_length=2000)
+    clay: ClayOptions | None = None
 
     @field_validator("name")
     @classmethod
@@ -108,6 +113,17 @@ class DestinationSpec(BaseModel):
 
     @model_validator(mode="after")
     def _kind_rules(self) -> DestinationSpec:
+        if self.kind == "clay":
+            if self.template or self.signing_secret or self.headers:
+                raise ValueError(
+                    "a clay destination sends the row as JSON: no template, headers or "
+                    "signing (use auth_header_name/auth_header_value)"
+                )
+            if self.clay is None:
+                self.clay = ClayOptions()
+            return self
+        if self.clay is not None or self.auth_header_name or self.auth_header_value:
+            raise ValueError("clay settings and auth_header_* are for kind clay only")
         if self.kind == "slack":
             if not self.template:
                 raise ValueError("a slack destination needs a template (the message text)")

@@ -26,6 +26,7 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,11 +34,14 @@ import aiohttp
 import sqlalchemy as sa
 import structlog
 
+from claybridge.clay.client import is_exhausted
+from claybridge.clay.rules import PayloadTooLarge, check_size, exhausted_message
 from claybridge.clock import Clock, SystemClock
 from claybridge.delivery.schedule import decide
-from claybridge.delivery.sender import Attempt, send
+from claybridge.delivery.sender import Attempt, clay_request, send, send_request
 from claybridge.delivery.ssrf import Network, guarded_session
-from claybridge.records import deliveries, destinations
+from claybridge.records import clay, deliveries, destinations
+from claybridge.records.clay import Route
 from claybridge.records.deliveries import Claimed, Settled
 from claybridge.records.destinations import Target
 from claybridge.secretbox import SecretBox
@@ -89,6 +93,9 @@ class Worker:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_destination: dict[str, int] = {}  # held (claimed, unsettled) per destination
         self._gates: dict[str, tuple[int, asyncio.Semaphore]] = {}
+        # Clay submissions: the webhook each one goes to, and in-flight counts per webhook
+        self._routes: dict[str, Route | str] = {}
+        self._reserved: dict[str, int] = {}
         self._results: list[tuple[Claimed, Target, Attempt, datetime]] = []
         self._wake = asyncio.Event()
         self._have_results = asyncio.Event()
@@ -177,7 +184,24 @@ class Worker:
             )
             if claimed:
                 self._refresh_targets(conn, {c.destination_id for c in claimed})
+                self._route_clay(conn, claimed)
         return claimed
+
+    def _route_clay(self, conn: sa.Connection, claimed: list[Claimed]) -> None:
+        """Pick the webhook of each Clay submission (the pool's first with room, counting
+        this worker's submissions in flight), or note that Clay already accepted it."""
+        by_dest: dict[str, list[Claimed]] = {}
+        for item in claimed:
+            if self._targets[item.destination_id][1].kind == "clay":
+                by_dest.setdefault(item.destination_id, []).append(item)
+        for dest_id, items in by_dest.items():
+            done = clay.accepted(conn, dest_id, [i.request_id for i in items if i.request_id])
+            for item in items:
+                if item.request_id in done:
+                    self._routes[item.id] = "accepted"
+                    continue
+                route = clay.choose(conn, dest_id, self.box, self._reserved)
+                self._routes[item.id] = route if route is not None else "exhausted"
 
     def _refresh_targets(self, conn: sa.Connection, ids: set[str]) -> None:
         rows = conn.execute(
@@ -206,9 +230,12 @@ class Worker:
                 await asyncio.sleep(wait)
             async with self._gate(target):
                 started = self.clock.now()
-                attempt = await send(
-                    client, target, item.payload, item.id, int(started.timestamp()), self.allow
-                )
+                if target.kind == "clay":
+                    attempt = await self._submit(client, item, target)
+                else:
+                    attempt = await send(
+                        client, target, item.payload, item.id, int(started.timestamp()), self.allow
+                    )
             self._results.append((item, target, attempt, started))
             self._have_results.set()
             self.sent += 1
@@ -219,6 +246,25 @@ class Worker:
             raise
         finally:
             self._in_flight.pop(item.id, None)
+
+    async def _submit(
+        self, client: aiohttp.ClientSession, item: Claimed, target: Target
+    ) -> Attempt:
+        """Submit a row to a Clay table (see ``records.clay`` for the pool's rules)."""
+        route = self._routes.get(item.id)
+        if route == "accepted":
+            note = f"not sent: Clay already accepted request_id {item.request_id}"
+            return Attempt(None, 0.0, note, None, skipped=True)
+        if not isinstance(route, Route):
+            return Attempt(None, 0.0, exhausted_message(target.name), None, permanent=True)
+        row = item.payload if isinstance(item.payload, dict) else {"value": item.payload}
+        request = clay_request(route, row)
+        assert target.clay is not None
+        try:
+            check_size(request.body, target.clay.max_payload_bytes)
+        except PayloadTooLarge as exc:
+            return Attempt(None, 0.0, f"payload_too_large: {exc.message}", None, permanent=True)
+        return await send_request(client, request, target.timeout, self.allow)
 
     def _release_slot(self, destination_id: str) -> None:
         """A held delivery is done: its destination has room for one more. A failed
@@ -263,8 +309,21 @@ class Worker:
                 counts = ok or _health_failure(attempt.status_code)
                 if counts:
                     outcomes.setdefault(target.id, (target, []))[1].append(ok)
+        accepted, exhausted = self._clay_outcomes(batch, settled)
         with self.db.write() as conn:
             deliveries.settle(conn, settled, now)
+            for (dest_id, webhook_id, name), items in accepted.items():
+                clay.record_accepted(
+                    conn,
+                    dest_id,
+                    webhook_id,
+                    [i.request_id for i in items],
+                    now,
+                    delivery_ids=[i.id for i in items],
+                    name=name,
+                )
+            for webhook_id, name in exhausted.items():
+                clay.mark_exhausted(conn, webhook_id, now, name=name)
             for target, results in outcomes.values():
                 change = destinations.record_outcomes(conn, target, results, now)
                 if change == "opened":
@@ -280,11 +339,40 @@ class Worker:
             if s.status == deliveries.DEAD:
                 log.warning("delivery dead", delivery=s.delivery_id, error=s.error)
 
+    def _clay_outcomes(
+        self,
+        batch: list[tuple[Claimed, Target, Attempt, datetime]],
+        settled: list[Settled],
+    ) -> tuple[dict[tuple[str, str, str], list[Claimed]], dict[str, str]]:
+        """Clay submissions in ``batch``: accepted ones by webhook, and webhooks Clay said
+        are exhausted (their deliveries are retried at once, on the pool's next webhook)."""
+        accepted: dict[tuple[str, str, str], list[Claimed]] = {}
+        exhausted: dict[str, str] = {}
+        for index, (item, target, attempt, _started) in enumerate(batch):
+            route = self._routes.pop(item.id, None)
+            if not isinstance(route, Route):
+                continue
+            self._reserved[route.webhook_id] = self._reserved.get(route.webhook_id, 1) - 1
+            code = attempt.status_code
+            if code is not None and 200 <= code < 300:
+                accepted.setdefault(
+                    (item.destination_id, route.webhook_id, target.name), []
+                ).append(item)
+            elif code is not None and is_exhausted(code, attempt.excerpt or ""):
+                exhausted[route.webhook_id] = target.name
+                s = settled[index]
+                settled[index] = replace(
+                    s, status=deliveries.FAILED, next_attempt_at=s.attempted_at
+                )
+        return accepted, exhausted
+
     def _verdict(
         self, item: Claimed, target: Target, attempt: Attempt, started: datetime
     ) -> Settled:
         attempts = item.attempts + 1
-        if attempt.permanent:
+        if attempt.skipped:
+            status, delay, error = deliveries.DELIVERED, 0.0, attempt.error
+        elif attempt.permanent:
             status, delay, error = deliveries.DEAD, 0.0, attempt.error
         else:
             verdict = decide(

@@ -15,10 +15,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from claybridge.clay import submit as clay_submit
 from claybridge.errors import ClaybridgeError, NotFound
 from claybridge.ingest.committer import batch_scope, defer_insert
 from claybridge.mapping.engine import Plan, PlannedAction
-from claybridge.records import customers, deliveries, objects, owners, people, runs, workflows
+from claybridge.records import (
+    clay,
+    customers,
+    deliveries,
+    objects,
+    owners,
+    people,
+    runs,
+    workflows,
+)
 from claybridge.storage.tables import destinations
 
 Owner = dict[str, Any] | None
@@ -34,7 +44,7 @@ def resolve_owners(
             found[action.index] = lookup(
                 conn, name=action.customer.owner_name, email=action.customer.owner_email
             )
-        elif action.status == "apply" and action.kind == "forward":
+        elif action.status == "apply" and action.kind in ("forward", "clay_submit"):
             found[action.index] = _destination(conn, action.target or "")
         elif action.status == "apply" and action.kind == "trigger_workflow":
             found[action.index] = _workflow(conn, action.target or "")
@@ -51,7 +61,9 @@ def _cached(conn: sa.Connection, kind: str, name: str, load: Any) -> dict[str, A
 
 def _load_destination(conn: sa.Connection, name: str) -> dict[str, Any]:
     row = conn.execute(
-        sa.select(destinations.c.id, destinations.c.name).where(destinations.c.name == name)
+        sa.select(
+            destinations.c.id, destinations.c.name, destinations.c.kind, destinations.c.clay
+        ).where(destinations.c.name == name)
     ).first()
     if row is None:
         raise ClaybridgeError(
@@ -60,7 +72,7 @@ def _load_destination(conn: sa.Connection, name: str) -> dict[str, Any]:
             code="unknown_destination",
             status_code=422,
         )
-    return {"id": row.id, "name": row.name}
+    return dict(row._mapping)
 
 
 def _destination(conn: sa.Connection, name: str) -> dict[str, Any]:
@@ -93,11 +105,21 @@ def apply_plan(
     dry_run: bool,
     event_id: str | None = None,
     source_name: str | None = None,
+    base_url: str = "",
 ) -> list[dict[str, Any]]:
-    """Apply (or preview) each planned action in order; returns one result per action."""
+    """Apply (or preview) each planned action in order; returns one result per action.
+
+    ``base_url``: where Clay reaches Claybridge (callback URLs of Clay submissions).
+    """
     out = []
     for a in plan.actions:
-        if a.status == "apply" and a.kind in ("forward", "trigger_workflow"):
+        if a.status == "apply" and a.kind == "clay_submit":
+            dest = resolved[a.index]
+            assert dest is not None
+            out.append(_clay_submit(conn, a, dest, event_id, now, dry_run, base_url))
+        elif a.status == "apply" and a.kind == "complete_request":
+            out.append(_complete_request(conn, a, event_id, now, dry_run))
+        elif a.status == "apply" and a.kind in ("forward", "trigger_workflow"):
             origin = {"id": source_id, "name": source_name, "event": plan.event_name}
             out.append(_outbound(conn, a, resolved[a.index], origin, event_id, now, dry_run))
         else:
@@ -105,6 +127,51 @@ def apply_plan(
                 _one(conn, a, resolved.get(a.index), source_id=source_id, now=now, dry_run=dry_run)
             )
     return out
+
+
+def _clay_submit(
+    conn: sa.Connection,
+    action: PlannedAction,
+    dest: dict[str, Any],
+    event_id: str | None,
+    now: datetime,
+    dry_run: bool,
+    base_url: str,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"kind": "clay_submit"}
+    if dry_run:
+        clay_submit.options(dest)
+        return {**result, "status": "would_queue", "destination": dest["name"]}
+    done = clay_submit.enqueue(
+        conn,
+        dest,
+        action.payload,
+        now,
+        base_url=base_url,
+        request_id=action.key,
+        external_id=action.external_id,
+        callback=action.callback,
+        event_id=event_id,
+        defer=True,
+    )
+    return {**result, **done}
+
+
+def _complete_request(
+    conn: sa.Connection, action: PlannedAction, event_id: str | None, now: datetime, dry_run: bool
+) -> dict[str, Any]:
+    assert action.key is not None
+    if dry_run:
+        found = clay.get_request(conn, action.key)
+        return {"kind": "complete_request", "status": "would_complete", "request": found["status"]}
+    done = clay.complete(conn, action.key, action.payload, now, event_id)
+    resumed = runs.resume_waiting(conn, done["run_id"], now) if done["run_id"] else False
+    return {
+        "kind": "complete_request",
+        "status": "completed",
+        "request_id": action.key,
+        "run_resumed": resumed,
+    }
 
 
 def _outbound(

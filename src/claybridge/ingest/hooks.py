@@ -97,6 +97,7 @@ class HooksEndpoint:
             authorization=authorization,
             dry_run=_dry_run(scope.get("query_string", b"")),
             box=self._box,
+            base_url=self._settings.base_url,
         )
         try:
             response = await self._committer.submit(lambda conn: handle(conn, request))

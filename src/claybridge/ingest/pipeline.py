@@ -61,6 +61,7 @@ class IngestRequest:
     box: SecretBox | None = None  # decrypts the source's signing secrets
     body_secrets: bool | None = None  # set once parsed: secret-named keys in the body?
     replay_of: str | None = None  # an event re-run from the log (no idempotency check)
+    base_url: str = ""  # where Clay reaches Claybridge (callback URLs)
 
 
 @dataclass(slots=True)
@@ -153,6 +154,7 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
             dry_run=req.dry_run,
             event_id=event_id,
             source_name=source["name"],
+            base_url=req.base_url,
         )
     except ClaybridgeError as exc:
         response = {**exc.to_body(), "event_id": event_id}
@@ -211,12 +213,14 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     if req.dry_run:
         row["status"] = events.DRY_RUN
     defer_insert(conn, events.INSERT_PREPARED, row)
-    queued = any(r["kind"] in OUTBOUND and r["status"] in ("queued", "started") for r in results)
+    queued = any(
+        r["kind"] in OUTBOUND and r["status"] in ("queued", "started", "completed") for r in results
+    )
     return IngestResponse(200, response, payload, queued=queued)
 
 
 REPLAYED = [(b"idempotent-replayed", b"true")]
-OUTBOUND = ("forward", "trigger_workflow")
+OUTBOUND = ("forward", "trigger_workflow", "clay_submit", "complete_request")
 
 
 def _replay(
@@ -392,4 +396,5 @@ def replay_request(
         trusted=True,
         parsed=body,
         replay_of=event_id,
+        base_url=settings.base_url,
     )

@@ -82,7 +82,9 @@ class CompiledAction:
     collection: str | None = None
     properties: Path | None = None
     target: str | None = None  # forward: destination name; trigger_workflow: workflow key
-    run_key: Path | None = None  # trigger_workflow: where the idempotency key is read
+    run_key: Path | None = None  # trigger_workflow: idempotency key; clay_*: request id
+    external_id: Path | None = None
+    callback: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,10 @@ def _compile_action(index: int, spec: ActionSpec) -> CompiledAction:
             for name in CUSTOMER_FIELDS
         )
         return CompiledAction(index, spec.kind, condition, fields)
-    if spec.kind in ("forward", "trigger_workflow"):
+    if spec.kind in ("forward", "trigger_workflow", "clay_submit", "complete_request"):
+        key_path = spec.idempotency_key or spec.request_id
+        if spec.kind == "complete_request" and key_path is None:
+            key_path = "body.request_id"
         return CompiledAction(
             index,
             spec.kind,
@@ -118,7 +123,9 @@ def _compile_action(index: int, spec: ActionSpec) -> CompiledAction:
             (),
             properties=parse_path(spec.payload or "body"),
             target=spec.destination or spec.workflow,
-            run_key=parse_path(spec.idempotency_key) if spec.idempotency_key else None,
+            run_key=parse_path(key_path) if key_path else None,
+            external_id=parse_path(spec.external_id) if spec.external_id else None,
+            callback=spec.callback,
         )
     props = parse_path(spec.properties or "body")
     if spec.kind == "identify_person":
@@ -172,6 +179,8 @@ class PlannedAction:
     properties: dict[str, Any] = field(default_factory=dict)
     target: str | None = None
     payload: Any = None
+    external_id: str | None = None
+    callback: bool = False
 
 
 @dataclass(slots=True)
@@ -247,21 +256,27 @@ def _plan_action(
                 exc.field = label
             raise
         return PlannedAction(action.index, action.kind, "apply", customer=customer)
-    if action.kind in ("forward", "trigger_workflow"):
+    if action.kind in ("forward", "trigger_workflow", "clay_submit", "complete_request"):
         assert action.properties is not None
         payload = action.properties.resolve(event)
         if payload is None:
             label = str(action.properties)
             raise MissingField(f"{label} is empty: nothing to send", field=label)
-        run_key = None
-        if action.run_key is not None:
-            raw = action.run_key.resolve(event)
-            run_key = str(raw).strip() if raw is not None and str(raw).strip() else None
-            if run_key is not None and len(run_key) > MAX_KEY:
-                label = str(action.run_key)
-                raise InvalidField(f"{label}: longer than {MAX_KEY} characters", field=label)
+        run_key = _optional_key(action.run_key, event)
+        if action.kind == "complete_request" and run_key is None:
+            label = str(action.run_key)
+            raise MissingField(
+                f"{label} is required: which request this row completes", field=label
+            )
         return PlannedAction(
-            action.index, action.kind, "apply", key=run_key, target=action.target, payload=payload
+            action.index,
+            action.kind,
+            "apply",
+            key=run_key,
+            target=action.target,
+            payload=payload,
+            external_id=_optional_key(action.external_id, event),
+            callback=action.callback,
         )
     assert action.key is not None
     key = _key(action.key, event)
@@ -275,6 +290,17 @@ def _plan_action(
         values=values,
         properties=_properties(action.properties, event),
     )
+
+
+def _optional_key(path: Path | None, event: dict[str, Any]) -> str | None:
+    """The text at ``path`` (``None`` when absent or blank); over 255 chars is refused."""
+    if path is None:
+        return None
+    raw = path.resolve(event)
+    key = str(raw).strip() if raw is not None else ""
+    if len(key) > MAX_KEY:
+        raise InvalidField(f"{path}: longer than {MAX_KEY} characters", field=str(path))
+    return key or None
 
 
 def _set(target: dict[str, Any], segments: tuple[str, ...], value: Any) -> None:

@@ -28,6 +28,13 @@ Shape (YAML shown; JSON is the same)::
         - kind: trigger_workflow        # start a run of a workflow
           workflow: route-lead
           idempotency_key: body.clay_row_id   # optional: one run per key
+        - kind: clay_submit             # send the row into another Clay table
+          destination: enrich-table
+          request_id: body.clay_row_id  # optional (generated when callback is true)
+          external_id: body.crm_id      # optional
+          callback: true                # the enriched row comes back to complete_request
+    request.completed:
+        - kind: complete_request        # a callback source: body.request_id by default
 
 A field is a path string, or ``{path, type, required}``, or ``{value: <constant>}``.
 """
@@ -43,7 +50,13 @@ from claybridge.mapping.paths import parse_path
 from claybridge.mapping.types import TYPE_NAMES
 
 ActionKind = Literal[
-    "upsert_customer", "identify_person", "set_object", "forward", "trigger_workflow"
+    "upsert_customer",
+    "identify_person",
+    "set_object",
+    "forward",
+    "trigger_workflow",
+    "clay_submit",
+    "complete_request",
 ]
 
 # Field names each action accepts (and, for upsert_customer, requires).
@@ -105,8 +118,11 @@ class ActionSpec(BaseModel):
     workflow: str | None = Field(default=None, min_length=1, max_length=100)
     payload: str | None = None
     idempotency_key: str | None = None
+    request_id: str | None = None
+    external_id: str | None = None
+    callback: bool = False
 
-    @field_validator("payload", "idempotency_key")
+    @field_validator("payload", "idempotency_key", "request_id", "external_id")
     @classmethod
     def _paths(cls, value: str | None) -> str | None:
         if value is not None:
@@ -135,6 +151,8 @@ class ActionSpec(BaseModel):
             "set_object": (),
             "forward": (),
             "trigger_workflow": (),
+            "clay_submit": (),
+            "complete_request": (),
         }[self.kind]
         unknown = sorted(set(self.fields) - set(allowed))
         if unknown:
@@ -149,12 +167,12 @@ class ActionSpec(BaseModel):
             raise ValueError(f"{self.kind} takes no collection")
         if self.kind == "upsert_customer" and (self.id is not None or self.properties):
             raise ValueError("upsert_customer takes fields only (no id or properties)")
-        outbound = self.kind in ("forward", "trigger_workflow")
-        if self.kind == "forward" and not self.destination:
-            raise ValueError("forward needs a destination (its name), e.g. destination: crm")
+        outbound = self.kind in ("forward", "trigger_workflow", "clay_submit", "complete_request")
+        if self.kind in ("forward", "clay_submit") and not self.destination:
+            raise ValueError(f"{self.kind} needs a destination (its name), e.g. destination: crm")
         if self.kind == "trigger_workflow" and not self.workflow:
             raise ValueError("trigger_workflow needs a workflow (its key)")
-        if self.destination is not None and self.kind != "forward":
+        if self.destination is not None and self.kind not in ("forward", "clay_submit"):
             raise ValueError(f"{self.kind} takes no destination")
         if self.workflow is not None and self.kind != "trigger_workflow":
             raise ValueError(f"{self.kind} takes no workflow")
@@ -162,6 +180,10 @@ class ActionSpec(BaseModel):
             raise ValueError(f"{self.kind} takes no payload (it is for forward/trigger_workflow)")
         if self.idempotency_key is not None and self.kind != "trigger_workflow":
             raise ValueError(f"{self.kind} takes no idempotency_key")
+        if self.request_id is not None and self.kind not in ("clay_submit", "complete_request"):
+            raise ValueError(f"{self.kind} takes no request_id")
+        if (self.external_id is not None or self.callback) and self.kind != "clay_submit":
+            raise ValueError(f"{self.kind} takes no external_id or callback")
         if outbound and (self.id is not None or self.properties or self.fields):
             raise ValueError(f"{self.kind} takes a payload path, not id, fields or properties")
         return self

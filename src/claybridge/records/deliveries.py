@@ -56,6 +56,7 @@ def new_row(
     event_id: str | None = None,
     run_id: str | None = None,
     replay_of: str | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """A pending delivery row, due now."""
     return {
@@ -64,6 +65,7 @@ def new_row(
         "event_id": event_id,
         "run_id": run_id,
         "replay_of": replay_of,
+        "request_id": request_id,
         "payload": payload,
         "status": PENDING,
         "attempts": 0,
@@ -95,6 +97,7 @@ class Claimed:
     event_id: str | None
     run_id: str | None
     lease_expires_at: datetime
+    request_id: str | None = None
     send_at: float = 0.0  # epoch seconds: the rate limit's slot (0: at once)
 
 
@@ -165,6 +168,8 @@ def claim(
         destinations.c.rate_limit,
         destinations.c.timeout_seconds,
         destinations.c.concurrency,
+        destinations.c.kind,
+        destinations.c.clay,
     ).join(destinations, destinations.c.id == deliveries.c.destination_id)
     serving = sa.and_(destinations.c.status == "active", destinations.c.circuit_state == "closed")
     for dest_id, count in held.items():  # skip destinations this worker has no room for
@@ -246,6 +251,7 @@ def claim(
             deliveries.c.event_id,
             deliveries.c.run_id,
             deliveries.c.lease_expires_at,
+            deliveries.c.request_id,
         ).where(deliveries.c.id.in_(ids))
     ).all()
     by_id = {r.id: r for r in rows}
@@ -255,22 +261,33 @@ def claim(
 def _apply_rate_limits(
     conn: sa.Connection, picked: list[Any], now: datetime
 ) -> tuple[list[Any], dict[str, float]]:
-    """Keep what each destination's shared rate limit allows within the horizon, with
-    each one's slot time; move the rest of its work to its next free slot."""
+    """Keep what each shared rate limit allows within the horizon, with each one's slot
+    time; move the rest of its work to its next free slot.
+
+    Limiters: a destination's own ``rate_limit``; for Clay table destinations, their Clay
+    workspace's (``clay-workspace:<name>``, shared by every destination of the workspace).
+    """
     limited: dict[str, list[Any]] = {}
+    limits: dict[str, ratelimit.Limit] = {}
     chosen: list[Any] = []
     slots: dict[str, float] = {}
     for row in picked:
-        if row.rate_limit:
-            limited.setdefault(row.destination_id, []).append(row)
+        if row.kind == "clay" and row.clay:
+            key = f"clay-workspace:{row.clay.get('workspace', 'default')}"
+            limits[key] = ratelimit.Limit(
+                float(row.clay.get("workspace_rate", 10.0)),
+                int(row.clay.get("workspace_burst", 20)),
+            )
+        elif row.rate_limit:
+            key = f"destination:{row.destination_id}"
+            limits[key] = ratelimit.Limit(row.rate_limit, burst=max(1, int(row.rate_limit)))
         else:
             chosen.append(row)
+            continue
+        limited.setdefault(key, []).append(row)
     epoch = now.timestamp()
-    for dest_id, rows in limited.items():
-        limit = ratelimit.Limit(rows[0].rate_limit, burst=max(1, int(rows[0].rate_limit)))
-        times, free_at = ratelimit.take(
-            conn, f"destination:{dest_id}", limit, epoch, len(rows), RATE_HORIZON
-        )
+    for key, rows in limited.items():
+        times, free_at = ratelimit.take(conn, key, limits[key], epoch, len(rows), RATE_HORIZON)
         for row, at in zip(rows, times, strict=False):
             chosen.append(row)
             slots[row.id] = at

@@ -19,12 +19,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
+from claybridge.clay.rules import ClayOptions
 from claybridge.delivery.schedule import DEFAULT_SCHEDULE
 from claybridge.delivery.spec import GENERATE, DestinationSpec
 from claybridge.delivery.ssrf import Network, check_url
 from claybridge.errors import Conflict, InvalidField, NotFound
 from claybridge.ids import new_id
 from claybridge.mapping.model import validated
+from claybridge.records import clay
 from claybridge.redact import is_secret_name
 from claybridge.secretbox import MASK, SecretBox
 from claybridge.storage.tables import deliveries, destinations
@@ -111,6 +113,7 @@ def _columns(
         "circuit_threshold": spec.circuit_threshold,
         "circuit_cooldown_seconds": spec.circuit_cooldown,
         "status": ACTIVE if spec.enabled else PAUSED,
+        "clay": spec.clay.model_dump() if spec.clay else None,
     }
     return values, shown
 
@@ -122,7 +125,17 @@ def create(
     box: SecretBox,
     allow: Sequence[Network] = (),
 ) -> tuple[dict[str, Any], str | None]:
-    """Validate and store a destination; returns it and a generated signing secret."""
+    """Validate and store a destination; returns it and a generated signing secret.
+
+    A ``clay`` destination takes ``webhook_url`` (or ``url``) and optionally both
+    ``auth_header_name`` and ``auth_header_value`` (one without the other: 400); it
+    becomes the first webhook of its pool.
+    """
+    if data.get("kind") == "clay":
+        data = dict(data)
+        if "webhook_url" in data:
+            data["url"] = data.pop("webhook_url")
+        clay.check_auth_pair(data.get("auth_header_name"), data.get("auth_header_value"))
     spec = _validate(data)
     if conn.execute(sa.select(destinations.c.id).where(destinations.c.name == spec.name)).first():
         raise Conflict(f"a destination named {spec.name!r} already exists", field="name")
@@ -138,6 +151,18 @@ def create(
         "updated_at": now,
     }
     conn.execute(destinations.insert().values(**row))
+    if spec.kind == "clay":
+        assert spec.clay is not None
+        clay.add_webhook(
+            conn,
+            row["id"],
+            spec.url.strip(),
+            auth_header_name=spec.auth_header_name,
+            auth_header_value=spec.auth_header_value,
+            submission_limit=spec.clay.submission_limit,
+            now=now,
+            box=box,
+        )
     return row, shown
 
 
@@ -158,6 +183,7 @@ def spec_of(row: dict[str, Any]) -> dict[str, Any]:
         "circuit_threshold": row["circuit_threshold"],
         "circuit_cooldown": row["circuit_cooldown_seconds"],
         "enabled": row["status"] == ACTIVE,
+        **({"clay": row["clay"]} if row["kind"] == "clay" else {}),
     }
 
 
@@ -256,8 +282,14 @@ def delete(conn: sa.Connection, ref: str, *, force: bool = False) -> dict[str, A
     return row
 
 
-def public(row: dict[str, Any], box: SecretBox) -> dict[str, Any]:
-    """A destination as the API and CLI show it (secrets masked)."""
+def public(
+    row: dict[str, Any], box: SecretBox, pool: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A destination as the API and CLI show it (secrets masked). A ``clay`` destination
+    shows ``config``: its first active webhook's URL and auth header name (never the
+    value), its settings and its pool (``pool``: its webhook rows) with counts."""
+    if row["kind"] == "clay":
+        return _public_clay(row, pool or [])
     headers = {
         name: MASK if is_secret_name(name) else box.decrypt(value)
         for name, value in row["headers"].items()
@@ -290,6 +322,35 @@ def public(row: dict[str, Any], box: SecretBox) -> dict[str, Any]:
     }
 
 
+def _public_clay(row: dict[str, Any], pool: list[dict[str, Any]]) -> dict[str, Any]:
+    hooks = [clay.public_webhook(w) for w in pool]
+    current = next((h for h in hooks if h["status"] == clay.ACTIVE), None)
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "kind": "clay",
+        "status": row["status"] if current else "exhausted",
+        "config": {
+            "webhook_url": current["webhook_url"] if current else None,
+            "auth_header_name": current["auth_header_name"] if current else None,
+            **(row["clay"] or {}),
+            "webhooks": hooks,
+        },
+        "warnings": [f"webhook {h['position']}: {h['warning']}" for h in hooks if h["warning"]],
+        "timeout_seconds": row["timeout_seconds"],
+        "concurrency": row["concurrency"],
+        "retry_schedule": row["retry_schedule"] or list(DEFAULT_SCHEDULE),
+        "circuit": {
+            "state": row["circuit_state"],
+            "consecutive_failures": row["consecutive_failures"],
+            "threshold": row["circuit_threshold"],
+            "cooldown_seconds": row["circuit_cooldown_seconds"],
+        },
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A destination decrypted for sending (lives in a worker's memory only)."""
@@ -308,6 +369,7 @@ class Target:
     schedule: tuple[float, ...]
     circuit_threshold: int
     circuit_cooldown: float
+    clay: ClayOptions | None = None
 
 
 def target(row: dict[str, Any], box: SecretBox) -> Target:
@@ -327,6 +389,7 @@ def target(row: dict[str, Any], box: SecretBox) -> Target:
         schedule=tuple(row["retry_schedule"] or DEFAULT_SCHEDULE),
         circuit_threshold=row["circuit_threshold"],
         circuit_cooldown=row["circuit_cooldown_seconds"],
+        clay=ClayOptions.model_validate(row["clay"]) if row.get("clay") else None,
     )
 
 

@@ -239,6 +239,33 @@ def finish(
     )
 
 
+def resume_waiting(conn: sa.Connection, run_id: str, now: datetime) -> bool:
+    """Queue a waiting run again (what it waited for happened); False if not waiting."""
+    done = conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id, runs.c.status == WAITING)
+        .values(status=QUEUED, next_attempt_at=now, updated_at=now)
+    )
+    return bool(done.rowcount)
+
+
+def wait(
+    conn: sa.Connection, run_id: str, *, steps: list[dict[str, Any]], now: datetime, worker: str
+) -> None:
+    """Suspend a running run (status waiting) with the steps done so far."""
+    conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id, runs.c.status == RUNNING, runs.c.lease_owner == worker)
+        .values(
+            status=WAITING,
+            steps=steps,
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+
+
 def counts(conn: sa.Connection) -> dict[str, int]:
     """Runs by status."""
     rows = conn.execute(sa.select(runs.c.status, sa.func.count()).group_by(runs.c.status)).all()

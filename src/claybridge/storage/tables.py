@@ -175,6 +175,8 @@ destinations = sa.Table(
     sa.Column("consecutive_failures", sa.Integer(), nullable=False),
     sa.Column("circuit_opened_at", UTCDateTime(), nullable=True),
     sa.Column("probe_at", UTCDateTime(), nullable=True),
+    # kind clay: workspace rate limit, payload limit, callbacks (see delivery.spec)
+    sa.Column("clay", json_type(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -193,6 +195,8 @@ deliveries = sa.Table(
     sa.Column("event_id", ID, nullable=True, index=True),
     sa.Column("run_id", ID, nullable=True, index=True),
     sa.Column("replay_of", ID, nullable=True),
+    # kind clay: the row's request id (never submitted twice once Clay accepted it)
+    sa.Column("request_id", sa.String(255), nullable=True),
     # The row (JSON) the destination's template renders.
     sa.Column("payload", json_type(), nullable=False),
     # pending | in_flight | failed (a retry is due later) | delivered | dead
@@ -282,4 +286,61 @@ runs = sa.Table(
     sa.Column("finished_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("workflow_id", "idempotency_key"),
     sa.Index("ix_runs_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# A Clay table destination's webhook URLs (a pool, used in ``position`` order), each
+# with the submissions Clay accepted: Clay allows 50,000 per webhook for its whole life.
+clay_webhooks = sa.Table(
+    "clay_webhooks",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "destination_id", ID, sa.ForeignKey("destinations.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("url", sa.Text(), nullable=False),  # encrypted
+    sa.Column("url_hint", sa.String(2000), nullable=False),
+    sa.Column("auth_header_name", sa.String(100), nullable=True),
+    sa.Column("auth_header_value", sa.Text(), nullable=True),  # encrypted
+    sa.Column("submissions", sa.Integer(), nullable=False),
+    sa.Column("submission_limit", sa.Integer(), nullable=False),
+    # active | exhausted
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("warned_at", UTCDateTime(), nullable=True),
+    sa.Column("exhausted_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("destination_id", "position"),
+)
+
+# Rows Clay accepted, by request id: a retry or a re-run never submits them again.
+clay_submissions = sa.Table(
+    "clay_submissions",
+    metadata,
+    sa.Column(
+        "destination_id", ID, sa.ForeignKey("destinations.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("request_id", sa.String(255), primary_key=True),
+    sa.Column("webhook_id", ID, nullable=False),
+    sa.Column("delivery_id", ID, nullable=True),
+    sa.Column("accepted_at", UTCDateTime(), nullable=False),
+)
+
+# A submission waiting for its enriched row to come back through a callback source.
+pending_requests = sa.Table(
+    "pending_requests",
+    metadata,
+    sa.Column("request_id", sa.String(255), primary_key=True),
+    sa.Column(
+        "destination_id", ID, sa.ForeignKey("destinations.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("delivery_id", ID, nullable=True),
+    sa.Column("run_id", ID, nullable=True, index=True),
+    # pending | completed | expired
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("result", json_type(), nullable=True),
+    sa.Column("callback_event_id", ID, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("completed_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_pending_requests_status_expires_at", "status", "expires_at"),
 )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
-from claybridge.records import deliveries, destinations
+from claybridge.records import clay, deliveries, destinations
 from claybridge.state import AppState
 from claybridge.web.deps import Limit, State, require_api_key
 
@@ -27,8 +27,17 @@ SAMPLE = {
 }
 
 
-def _shown(state: AppState, row: dict[str, Any], secret: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"ok": True, "destination": destinations.public(row, state.box)}
+def shown_destination(
+    state: AppState, row: dict[str, Any], secret: str | None, conn: Any = None
+) -> dict[str, Any]:
+    pool = None
+    if row["kind"] == "clay":
+        if conn is None:
+            with state.db.read() as reader:
+                pool = clay.webhooks(reader, row["id"])
+        else:
+            pool = clay.webhooks(conn, row["id"])
+    out: dict[str, Any] = {"ok": True, "destination": destinations.public(row, state.box, pool)}
     if secret is not None:
         out["signing_secret"] = secret  # generated: shown this once
     return out
@@ -41,7 +50,7 @@ def create_destination(body: dict[str, Any], state: State) -> dict[str, Any]:
         row, secret = destinations.create(
             conn, body, state.clock.now(), state.box, state.settings.allowed_networks
         )
-    return _shown(state, row, secret)
+    return shown_destination(state, row, secret)
 
 
 @router.get("/destinations", tags=["destinations"])
@@ -49,7 +58,13 @@ def list_destinations(state: State) -> dict[str, Any]:
     """Every destination (secrets masked)."""
     with state.db.read() as conn:
         rows = destinations.list_all(conn)
-    return {"ok": True, "data": [destinations.public(r, state.box) for r in rows]}
+        shown = [
+            destinations.public(
+                r, state.box, clay.webhooks(conn, r["id"]) if r["kind"] == "clay" else None
+            )
+            for r in rows
+        ]
+    return {"ok": True, "data": shown}
 
 
 @router.get("/destinations/{ref}", tags=["destinations"])
@@ -57,7 +72,7 @@ def get_destination(ref: str, state: State) -> dict[str, Any]:
     """One destination by id or name."""
     with state.db.read() as conn:
         row = destinations.find(conn, ref)
-    return _shown(state, row, None)
+    return shown_destination(state, row, None)
 
 
 @router.patch("/destinations/{ref}", tags=["destinations"])
@@ -67,7 +82,7 @@ def update_destination(ref: str, body: dict[str, Any], state: State) -> dict[str
         row, secret = destinations.update(
             conn, ref, body, state.clock.now(), state.box, state.settings.allowed_networks
         )
-    return _shown(state, row, secret)
+    return shown_destination(state, row, secret)
 
 
 @router.post("/destinations/{ref}/pause", tags=["destinations"])
@@ -75,7 +90,7 @@ def pause_destination(ref: str, state: State) -> dict[str, Any]:
     """Stop sending; deliveries wait (they are not burned through)."""
     with state.db.write() as conn:
         row = destinations.set_enabled(conn, ref, False, state.clock.now())
-    return _shown(state, row, None)
+    return shown_destination(state, row, None)
 
 
 @router.post("/destinations/{ref}/resume", tags=["destinations"])
@@ -83,7 +98,7 @@ def resume_destination(ref: str, state: State) -> dict[str, Any]:
     """Send again (also closes a circuit the breaker opened)."""
     with state.db.write() as conn:
         row = destinations.set_enabled(conn, ref, True, state.clock.now())
-    return _shown(state, row, None)
+    return shown_destination(state, row, None)
 
 
 @router.delete("/destinations/{ref}", tags=["destinations"])

@@ -1,0 +1,361 @@
+"""Clay table destinations in the database: the webhook pool and its counts, accepted
+request ids, and pending requests waiting for their callback.
+
+Counting: a submission counts once Clay accepted it (2xx), in the transaction that
+records the attempt, so the count survives restarts and is shared by every worker.
+A webhook reaching 90% of its limit is flagged (``warned_at``; log, metric, API); at its
+limit it is ``exhausted`` and never used again (Clay never resets it); the next webhook of
+the pool, in order, takes over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+
+from claybridge.clay.rules import WARN_AT
+from claybridge.errors import ClaybridgeError, NotFound
+from claybridge.ids import new_id
+from claybridge.secretbox import SecretBox
+from claybridge.storage.tables import clay_submissions, clay_webhooks, pending_requests
+
+log = structlog.get_logger(__name__)
+ACTIVE = "active"
+EXHAUSTED = "exhausted"
+PENDING = "pending"
+COMPLETED = "completed"
+EXPIRED = "expired"
+
+
+def check_auth_pair(name: str | None, value: str | None) -> None:
+    """Both the auth header name and value, or neither: 400 otherwise."""
+    if bool(name) != bool(value):
+        raise ClaybridgeError(
+            "give both auth_header_name and auth_header_value, or neither",
+            code="invalid_auth_header",
+            status_code=400,
+            field="auth_header_value" if name else "auth_header_name",
+        )
+
+
+def add_webhook(
+    conn: sa.Connection,
+    destination_id: str,
+    url: str,
+    *,
+    auth_header_name: str | None,
+    auth_header_value: str | None,
+    submission_limit: int,
+    now: datetime,
+    box: SecretBox,
+) -> dict[str, Any]:
+    """Append a webhook (already SSRF-checked) to the destination's pool."""
+    check_auth_pair(auth_header_name, auth_header_value)
+    last = conn.execute(
+        sa.select(sa.func.max(clay_webhooks.c.position)).where(
+            clay_webhooks.c.destination_id == destination_id
+        )
+    ).scalar()
+    row = {
+        "id": new_id("whk"),
+        "destination_id": destination_id,
+        "position": (last or 0) + 1,
+        "url": box.encrypt(url),
+        "url_hint": url,
+        "auth_header_name": auth_header_name,
+        "auth_header_value": box.encrypt(auth_header_value) if auth_header_value else None,
+        "submissions": 0,
+        "submission_limit": submission_limit,
+        "status": ACTIVE,
+        "warned_at": None,
+        "exhausted_at": None,
+        "created_at": now,
+    }
+    conn.execute(clay_webhooks.insert().values(**row))
+    return row
+
+
+def webhooks(conn: sa.Connection, destination_id: str) -> list[dict[str, Any]]:
+    """The destination's pool, in order."""
+    rows = conn.execute(
+        sa.select(clay_webhooks)
+        .where(clay_webhooks.c.destination_id == destination_id)
+        .order_by(clay_webhooks.c.position)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def public_webhook(row: dict[str, Any]) -> dict[str, Any]:
+    """A webhook as the API shows it (never the auth header's value)."""
+    used = row["submissions"] / row["submission_limit"] if row["submission_limit"] else 1.0
+    warning = None
+    if row["status"] == EXHAUSTED:
+        warning = "exhausted: create a new webhook in Clay"
+    elif used >= WARN_AT:
+        warning = f"{used:.0%} of its {row['submission_limit']:,} submissions used"
+    return {
+        "id": row["id"],
+        "position": row["position"],
+        "webhook_url": row["url_hint"],
+        "auth_header_name": row["auth_header_name"],
+        "status": row["status"],
+        "submissions": row["submissions"],
+        "submission_limit": row["submission_limit"],
+        "remaining": max(row["submission_limit"] - row["submissions"], 0),
+        "warning": warning,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one submission goes: a webhook with its decrypted credentials."""
+
+    webhook_id: str
+    url: str
+    header_name: str | None
+    header_value: str | None
+
+
+def choose(
+    conn: sa.Connection,
+    destination_id: str,
+    box: SecretBox,
+    reserved: dict[str, int] | None = None,
+) -> Route | None:
+    """The first active webhook with room (counting ``reserved`` in-flight submissions,
+    which this call increments); ``None`` when the pool is exhausted."""
+    reserved = reserved if reserved is not None else {}
+    for row in webhooks(conn, destination_id):
+        if row["status"] != ACTIVE:
+            continue
+        if row["submissions"] + reserved.get(row["id"], 0) >= row["submission_limit"]:
+            continue
+        reserved[row["id"]] = reserved.get(row["id"], 0) + 1
+        value = row["auth_header_value"]
+        return Route(
+            row["id"],
+            box.decrypt(row["url"]),
+            row["auth_header_name"],
+            box.decrypt(value) if value else None,
+        )
+    return None
+
+
+def accepted(conn: sa.Connection, destination_id: str, request_ids: Sequence[str]) -> set[str]:
+    """Which of ``request_ids`` Clay already accepted for this destination."""
+    if not request_ids:
+        return set()
+    rows = conn.execute(
+        sa.select(clay_submissions.c.request_id).where(
+            clay_submissions.c.destination_id == destination_id,
+            clay_submissions.c.request_id.in_(list(request_ids)),
+        )
+    )
+    return {r[0] for r in rows}
+
+
+def record_accepted(
+    conn: sa.Connection,
+    destination_id: str,
+    webhook_id: str,
+    request_ids: Sequence[str | None],
+    now: datetime,
+    *,
+    delivery_ids: Sequence[str | None] | None = None,
+    name: str = "",
+) -> None:
+    """Count ``len(request_ids)`` accepted submissions on the webhook, remember their ids,
+    and flag the webhook at 90% and at its limit (logged)."""
+    count = len(request_ids)
+    if not count:
+        return
+    conn.execute(
+        clay_webhooks.update()
+        .where(clay_webhooks.c.id == webhook_id)
+        .values(submissions=clay_webhooks.c.submissions + count)
+    )
+    ids = [
+        {
+            "destination_id": destination_id,
+            "request_id": rid,
+            "webhook_id": webhook_id,
+            "delivery_id": (delivery_ids or [None] * count)[i],
+            "accepted_at": now,
+        }
+        for i, rid in enumerate(request_ids)
+        if rid
+    ]
+    if ids:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(insert(clay_submissions).on_conflict_do_nothing(), ids)
+    row = conn.execute(sa.select(clay_webhooks).where(clay_webhooks.c.id == webhook_id)).one()
+    if row.submissions >= row.submission_limit and row.status == ACTIVE:
+        mark_exhausted(conn, webhook_id, now, name=name)
+    elif row.submissions >= WARN_AT * row.submission_limit and row.warned_at is None:
+        conn.execute(
+            clay_webhooks.update().where(clay_webhooks.c.id == webhook_id).values(warned_at=now)
+        )
+        log.warning(
+            "Clay webhook at 90% of its submission limit: create the next webhook in Clay",
+            destination=name,
+            webhook=webhook_id,
+            submissions=row.submissions,
+            limit=row.submission_limit,
+        )
+
+
+def mark_exhausted(conn: sa.Connection, webhook_id: str, now: datetime, *, name: str = "") -> None:
+    """Retire a webhook for good; the next one in the pool takes over (logged)."""
+    conn.execute(
+        clay_webhooks.update()
+        .where(clay_webhooks.c.id == webhook_id)
+        .values(
+            status=EXHAUSTED,
+            exhausted_at=now,
+            warned_at=sa.func.coalesce(clay_webhooks.c.warned_at, now),
+        )
+    )
+    log.warning(
+        "Clay webhook exhausted: moving to the next webhook of the pool",
+        destination=name,
+        webhook=webhook_id,
+    )
+
+
+# -- pending requests --------------------------------------------------------------------
+
+
+def new_pending(
+    request_id: str,
+    destination_id: str,
+    now: datetime,
+    timeout: float,
+    *,
+    delivery_id: str | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """A pending request row, expiring ``timeout`` seconds from ``now``."""
+    return {
+        "request_id": request_id,
+        "destination_id": destination_id,
+        "delivery_id": delivery_id,
+        "run_id": run_id,
+        "status": PENDING,
+        "result": None,
+        "callback_event_id": None,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=timeout),
+        "completed_at": None,
+    }
+
+
+def add_pending(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert pending requests; a request id already in use is refused (409)."""
+    if not rows:
+        return
+    ids = [r["request_id"] for r in rows]
+    taken = conn.execute(
+        sa.select(pending_requests.c.request_id).where(pending_requests.c.request_id.in_(ids))
+    ).first()
+    if taken is not None or len(set(ids)) != len(ids):
+        raise ClaybridgeError(
+            f"request_id {taken[0] if taken else ids[0]!r} is already in use",
+            code="duplicate_request_id",
+            status_code=409,
+            field="request_id",
+        )
+    conn.execute(pending_requests.insert(), list(rows))
+
+
+def get_request(conn: sa.Connection, request_id: str) -> dict[str, Any]:
+    """A pending (or finished) request; 404 ``unknown_request`` otherwise."""
+    row = conn.execute(
+        sa.select(pending_requests).where(pending_requests.c.request_id == request_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no request {request_id!r}", code="unknown_request")
+    return dict(row._mapping)
+
+
+def complete(
+    conn: sa.Connection, request_id: str, result: Any, now: datetime, event_id: str | None
+) -> dict[str, Any]:
+    """Store the callback's row and mark the request completed.
+
+    404 ``unknown_request``; 409 ``request_already_completed`` / ``request_expired``.
+    """
+    row = get_request(conn, request_id)
+    if row["status"] == COMPLETED:
+        raise ClaybridgeError(
+            f"request {request_id!r} was already completed at {row['completed_at'].isoformat()}",
+            code="request_already_completed",
+            status_code=409,
+            field="request_id",
+        )
+    if row["status"] == EXPIRED:
+        raise ClaybridgeError(
+            f"request {request_id!r} expired at {row['expires_at'].isoformat()}; "
+            "whatever waited for it has given up",
+            code="request_expired",
+            status_code=409,
+            field="request_id",
+        )
+    values = {
+        "status": COMPLETED,
+        "result": result,
+        "completed_at": now,
+        "callback_event_id": event_id,
+    }
+    done = conn.execute(
+        pending_requests.update()
+        .where(pending_requests.c.request_id == request_id, pending_requests.c.status == PENDING)
+        .values(**values)
+    )
+    if not done.rowcount:  # completed by a racing callback meanwhile
+        raise ClaybridgeError(
+            f"request {request_id!r} was already completed",
+            code="request_already_completed",
+            status_code=409,
+            field="request_id",
+        )
+    return {**row, **values}
+
+
+def expire_due(conn: sa.Connection, now: datetime) -> list[dict[str, Any]]:
+    """Mark every pending request past its time expired; returns them."""
+    rows = [
+        dict(r._mapping)
+        for r in conn.execute(
+            sa.select(pending_requests).where(
+                pending_requests.c.status == PENDING, pending_requests.c.expires_at < now
+            )
+        )
+    ]
+    if rows:
+        conn.execute(
+            pending_requests.update()
+            .where(pending_requests.c.request_id.in_([r["request_id"] for r in rows]))
+            .values(status=EXPIRED)
+        )
+    return rows
+
+
+def public_request(row: dict[str, Any]) -> dict[str, Any]:
+    """A request as the API and CLI show it."""
+    return {
+        "request_id": row["request_id"],
+        "status": row["status"],
+        "destination_id": row["destination_id"],
+        "delivery_id": row["delivery_id"],
+        "run_id": row["run_id"],
+        "result": row["result"],
+        "created_at": row["created_at"].isoformat(),
+        "expires_at": row["expires_at"].isoformat(),
+        "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None,
+    }
