@@ -124,11 +124,17 @@ def db(settings: Settings) -> Iterator[Database]:
 class LiveServer:
     """A real uvicorn server running ``create_app(settings)`` on a loopback port."""
 
-    def __init__(self, settings: Settings, *, worker: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, worker: bool = False, public_url: str | None = None
+    ) -> None:
+        """``public_url``: where this server says Clay reaches it ("self": its own URL)."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if public_url is not None:
+            url = self.url if public_url == "self" else public_url
+            settings = settings.model_copy(update={"public_url": url})
         self.app = create_app(settings, worker=worker)
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)

@@ -114,7 +114,7 @@ class ClayTableImitation:
         self.config = config or ImitationConfig()
         self.state = TableState()
         self._bucket = _Bucket(self.config.rate, self.config.burst) if self.config.rate else None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _reject takes it again under _handle
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

@@ -27,7 +27,10 @@ class ClayOptions(BaseModel):
 
     workspace: str = Field(default="default", min_length=1, max_length=100)
     workspace_rate: float = Field(default=10.0, gt=0, le=10_000)
-    workspace_burst: int = Field(default=20, ge=1, le=10_000)
+    # Clay allows bursts of 20; Claybridge bursts to 10 by default, so that network jitter
+    # (two requests arriving closer together than they were sent) never tips one over
+    # Clay's limit: the rate is the same, the spare burst absorbs the jitter.
+    workspace_burst: int = Field(default=10, ge=1, le=10_000)
     max_payload_bytes: int = Field(default=100_000, ge=100, le=10_000_000)
     submission_limit: int = Field(default=50_000, ge=1)
     callback_source: str | None = Field(default=None, max_length=200)

@@ -293,10 +293,16 @@ class Worker:
         batch, self._results = self._results, []
         try:
             await asyncio.to_thread(self._settle, batch)
-        finally:
-            for _item, target, attempt, _started in batch:
-                if not (attempt.status_code is not None and 200 <= attempt.status_code < 300):
-                    self._release_slot(target.id)
+        except Exception:
+            # Keep the results and try again next time (the database may be briefly
+            # unavailable); the leases still protect the deliveries meanwhile.
+            log.exception("writing delivery results failed; will retry", count=len(batch))
+            self._results = batch + self._results
+            await asyncio.sleep(0.5)
+            return
+        for _item, target, attempt, _started in batch:
+            if not (attempt.status_code is not None and 200 <= attempt.status_code < 300):
+                self._release_slot(target.id)
 
     def _settle(self, batch: list[tuple[Claimed, Target, Attempt, datetime]]) -> None:
         now = self.clock.now()
@@ -309,7 +315,7 @@ class Worker:
                 counts = ok or _health_failure(attempt.status_code)
                 if counts:
                     outcomes.setdefault(target.id, (target, []))[1].append(ok)
-        accepted, exhausted = self._clay_outcomes(batch, settled)
+        accepted, exhausted, released = self._clay_outcomes(batch, settled)
         with self.db.write() as conn:
             deliveries.settle(conn, settled, now)
             for (dest_id, webhook_id, name), items in accepted.items():
@@ -335,6 +341,9 @@ class Worker:
                     )
                 elif change == "closed":
                     log.info("circuit closed: probe succeeded", destination=target.name)
+        # Only now, with the new counts committed, may a claim stop counting these.
+        for webhook_id in released:
+            self._reserved[webhook_id] = self._reserved.get(webhook_id, 1) - 1
         for s in settled:
             if s.status == deliveries.DEAD:
                 log.warning("delivery dead", delivery=s.delivery_id, error=s.error)
@@ -343,16 +352,18 @@ class Worker:
         self,
         batch: list[tuple[Claimed, Target, Attempt, datetime]],
         settled: list[Settled],
-    ) -> tuple[dict[tuple[str, str, str], list[Claimed]], dict[str, str]]:
-        """Clay submissions in ``batch``: accepted ones by webhook, and webhooks Clay said
-        are exhausted (their deliveries are retried at once, on the pool's next webhook)."""
+    ) -> tuple[dict[tuple[str, str, str], list[Claimed]], dict[str, str], list[str]]:
+        """Clay submissions in ``batch``: accepted ones by webhook, webhooks Clay said are
+        exhausted (their deliveries are retried at once, on the pool's next webhook), and
+        the webhooks whose in-flight reservations end once this batch is written."""
         accepted: dict[tuple[str, str, str], list[Claimed]] = {}
         exhausted: dict[str, str] = {}
+        released: list[str] = []
         for index, (item, target, attempt, _started) in enumerate(batch):
             route = self._routes.pop(item.id, None)
             if not isinstance(route, Route):
                 continue
-            self._reserved[route.webhook_id] = self._reserved.get(route.webhook_id, 1) - 1
+            released.append(route.webhook_id)
             code = attempt.status_code
             if code is not None and 200 <= code < 300:
                 accepted.setdefault(
@@ -364,7 +375,7 @@ class Worker:
                 settled[index] = replace(
                     s, status=deliveries.FAILED, next_attempt_at=s.attempted_at
                 )
-        return accepted, exhausted
+        return accepted, exhausted, released
 
     def _verdict(
         self, item: Claimed, target: Target, attempt: Attempt, started: datetime

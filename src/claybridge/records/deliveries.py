@@ -276,7 +276,7 @@ def _apply_rate_limits(
             key = f"clay-workspace:{row.clay.get('workspace', 'default')}"
             limits[key] = ratelimit.Limit(
                 float(row.clay.get("workspace_rate", 10.0)),
-                int(row.clay.get("workspace_burst", 20)),
+                int(row.clay.get("workspace_burst", 10)),
             )
         elif row.rate_limit:
             key = f"destination:{row.destination_id}"

@@ -9,7 +9,8 @@ multiprocess registry is needed. The cost is a few aggregate queries per scrape
 Exposed: ``claybridge_events{source,outcome}`` (events in the log), ``claybridge_deliveries
 {status}``, ``claybridge_queue_depth`` (deliveries still to send), ``claybridge_oldest_due_
 delivery_age_seconds``, ``claybridge_delivery_attempt_latency_seconds`` (histogram, last
-hour), ``claybridge_runs{status}``, ``claybridge_destination_circuit_open{destination}``.
+hour), ``claybridge_runs{status}``, ``claybridge_destination_circuit_open{destination}``,
+and per Clay webhook ``claybridge_clay_webhook_submissions``, ``…_limit`` and ``…_state``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from prometheus_client.registry import Collector
 
 from claybridge.records import deliveries, runs
 from claybridge.state import AppState
-from claybridge.storage.tables import delivery_attempts, destinations, events, sources
+from claybridge.storage.tables import (
+    clay_webhooks,
+    delivery_attempts,
+    destinations,
+    events,
+    sources,
+)
 
 router = APIRouter(tags=["health"])
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -88,6 +95,41 @@ class DatabaseCollector(Collector):
             ):
                 circuit.add_metric([name], 1.0 if state == "open" else 0.0)
             yield circuit
+            yield from self._clay(conn)
+
+    def _clay(self, conn: sa.Connection) -> Iterator[Any]:
+        labels = ["destination", "position"]
+        used = GaugeMetricFamily(
+            "claybridge_clay_webhook_submissions",
+            "Submissions Clay accepted per webhook (Clay allows 50,000 per webhook, ever)",
+            labels=labels,
+        )
+        limit = GaugeMetricFamily(
+            "claybridge_clay_webhook_limit", "Submission limit per webhook", labels=labels
+        )
+        state = GaugeMetricFamily(
+            "claybridge_clay_webhook_state",
+            "0 active, 1 warned (90% used), 2 exhausted",
+            labels=labels,
+        )
+        rows = conn.execute(
+            sa.select(
+                destinations.c.name,
+                clay_webhooks.c.position,
+                clay_webhooks.c.submissions,
+                clay_webhooks.c.submission_limit,
+                clay_webhooks.c.status,
+                clay_webhooks.c.warned_at,
+            ).join(destinations, destinations.c.id == clay_webhooks.c.destination_id)
+        )
+        for name, position, count, cap, status, warned in rows:
+            key = [name, str(position)]
+            used.add_metric(key, count)
+            limit.add_metric(key, cap)
+            state.add_metric(key, 2.0 if status == "exhausted" else 1.0 if warned else 0.0)
+        yield used
+        yield limit
+        yield state
 
     def _latency(self, conn: sa.Connection, now: Any) -> HistogramMetricFamily:
         ms = delivery_attempts.c.latency_ms
