@@ -14,8 +14,9 @@ Shape (YAML; JSON alike)::
 
 Steps run in order. A ``when`` sees ``event`` (the run's data), ``source`` (what started
 it) and ``steps`` (earlier steps' outcomes by index: ``steps[1].result.icp_score`` in a
-condition, ``steps.1.result`` in a path, is the row a callback returned), with the same rules as mapping conditions (Clay's numeric
-strings read as numbers); false skips that step only. ``payload`` (default ``event``) is
+condition, ``steps.1.result`` in a path, is the row a callback returned), with the same
+rules as mapping conditions (Clay's numeric strings read as numbers); false skips that
+step only. ``payload`` (default ``event``) is
 a path to what a ``forward`` or ``clay_submit`` step sends.
 
 Round trips::
