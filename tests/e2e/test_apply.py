@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from claybridge.cli import app
 from claybridge.config import Settings
-from tests.e2e.test_cli import cli_env  # noqa: F401 - fixture
 
 runner = CliRunner()
 SETUP = """\

@@ -14,16 +14,6 @@ from claybridge.config import Settings
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Settings:
-    """Point the CLI at the test database through CLAYBRIDGE_* variables."""
-    monkeypatch.setenv("CLAYBRIDGE_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("CLAYBRIDGE_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setenv("CLAYBRIDGE_PUBLIC_URL", "https://hooks.example.test")
-    monkeypatch.setenv("COLUMNS", "250")
-    return settings
-
-
 def _run(*args: str) -> str:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output

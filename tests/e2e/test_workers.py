@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -161,3 +162,44 @@ def test_two_workers_on_postgresql_send_each_delivery_once(
             sa.text("SELECT count(DISTINCT worker) FROM delivery_attempts")
         ).scalar_one()
     assert workers == 2
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_workspace_rate_limit_holds_across_two_workers(
+    database_url: str, db: Database, tmp_path: Path
+) -> None:
+    """Two worker processes share one Clay workspace limit: the table never answers 429."""
+    from claybridge.clay.imitation import ImitationConfig, serve_in_thread
+    from claybridge.clay.rules import prepare_row
+
+    total = 60
+    with serve_in_thread(ImitationConfig(rate=20, burst=5)) as (imitation, url):
+        with db.write() as conn:
+            dest, _ = destinations.create(
+                conn,
+                {
+                    "name": "table",
+                    "kind": "clay",
+                    "url": url,
+                    "clay": {"workspace_rate": 20, "workspace_burst": 2},
+                    "concurrency": 20,
+                },
+                now(),
+                SecretBox(KEY.encode()),
+                allow=parse_networks("127.0.0.1/32"),
+            )
+            rows = [
+                deliveries.new_row(
+                    dest["id"], prepare_row({"n": i}, request_id=f"r{i}"), now(), request_id=f"r{i}"
+                )
+                for i in range(total)
+            ]
+            deliveries.enqueue(conn, rows)
+        started = time.monotonic()
+        with worker_process(database_url, tmp_path), worker_process(database_url, tmp_path):
+            wait_until(lambda: statuses(db)["delivered"] == total, timeout=60)
+        elapsed = time.monotonic() - started
+        assert imitation.state.rejected == {}
+        assert imitation.state.submissions == total
+    assert elapsed >= (total - 2) / 20 * 0.9

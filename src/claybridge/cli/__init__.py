@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from claybridge.cli import events, keys, outbound, owners, records, setup, sources, workflows
+from claybridge.cli import clay, events, keys, outbound, owners, records, setup, sources, workflows
 from claybridge.cli.common import console, open_db, settings
 from claybridge.logging import configure
 
@@ -31,6 +31,9 @@ app.add_typer(outbound.app, name="destinations")
 app.add_typer(outbound.deliveries_app, name="deliveries")
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(workflows.runs_app, name="runs")
+app.add_typer(clay.requests_app, name="requests")
+app.add_typer(clay.clay_app, name="clay")
+app.command("push")(clay.push)
 app.command("apply")(setup.apply)
 app.command("export")(setup.export)
 

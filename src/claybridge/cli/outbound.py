@@ -14,7 +14,7 @@ from rich.table import Table
 from claybridge.cli.common import box, clock, console, database, print_json
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
-from claybridge.records import deliveries, destinations
+from claybridge.records import clay, deliveries, destinations
 from claybridge.web.outbound_api import SAMPLE
 
 app = typer.Typer(
@@ -48,10 +48,23 @@ def _template(text: str | None, file: Path | None) -> str | None:
     return text
 
 
-def _show(row: dict[str, Any], secret: str | None, as_json: bool, cfg: Any) -> None:
-    shown = destinations.public(row, box(cfg))
+def _show(
+    row: dict[str, Any], secret: str | None, as_json: bool, cfg: Any, pool: Any = None
+) -> None:
+    shown = destinations.public(row, box(cfg), pool)
     if as_json:
         print_json({"destination": shown, **({"signing_secret": secret} if secret else {})})
+        return
+    if row["kind"] == "clay":
+        console.print(f"[bold]{shown['name']}[/bold] (clay) {shown['id']}: {shown['status']}")
+        for hook in shown["config"]["webhooks"]:
+            console.print(
+                f"  webhook {hook['position']}: {hook['webhook_url']} {hook['status']}, "
+                f"{hook['submissions']:,}/{hook['submission_limit']:,}"
+                + (f" ({hook['warning']})" if hook["warning"] else ""),
+                highlight=False,
+                markup=False,
+            )
         return
     console.print(f"[bold]{shown['name']}[/bold] ({shown['kind']}) {shown['id']}", highlight=False)
     for key in ("url", "method", "status", "timeout_seconds", "rate_limit", "concurrency"):
@@ -91,9 +104,24 @@ def create(
     ] = None,
     circuit_threshold: Annotated[int, typer.Option("--circuit-threshold")] = 10,
     circuit_cooldown: Annotated[str, typer.Option("--circuit-cooldown")] = "60s",
+    auth_header_name: Annotated[
+        str | None, typer.Option("--auth-header-name", help="clay: e.g. x-clay-webhook-auth")
+    ] = None,
+    auth_header_value: Annotated[
+        str | None, typer.Option("--auth-header-value", help="clay: stored encrypted")
+    ] = None,
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", help="clay: rate-limit group")
+    ] = None,
+    workspace_rate: Annotated[float | None, typer.Option("--workspace-rate")] = None,
+    callback_source: Annotated[
+        str | None, typer.Option("--callback-source", help="clay: the clay-callback source")
+    ] = None,
+    callback_timeout: Annotated[str | None, typer.Option("--callback-timeout")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create a destination (the URL is checked against the SSRF guard)."""
+    """Create a destination: http, slack, or clay (a Clay table webhook; --url is its
+    webhook URL). The URL is checked against the SSRF guard."""
     data: dict[str, Any] = {
         "name": name,
         "kind": kind,
@@ -110,9 +138,23 @@ def create(
     }
     if retry_schedule:
         data["retry_schedule"] = retry_schedule
+    if kind == "clay":
+        options = {
+            "workspace": workspace,
+            "workspace_rate": workspace_rate,
+            "callback_source": callback_source,
+            "callback_timeout": callback_timeout,
+        }
+        data.update(
+            auth_header_name=auth_header_name,
+            auth_header_value=auth_header_value,
+            clay={k: v for k, v in options.items() if v is not None},
+            signing_secret=None,
+        )
     with database() as (cfg, db), db.write() as conn:
         row, secret = destinations.create(conn, data, clock.now(), box(cfg), cfg.allowed_networks)
-    _show(row, secret, as_json, cfg)
+        pool = clay.webhooks(conn, row["id"])
+    _show(row, secret, as_json, cfg, pool)
 
 
 @app.command("update")
@@ -160,13 +202,17 @@ def update(
 def list_(as_json: JsonFlag = False) -> None:
     """List destinations."""
     with database() as (cfg, db), db.read() as conn:
-        rows = [destinations.public(r, box(cfg)) for r in destinations.list_all(conn)]
+        rows = [
+            destinations.public(r, box(cfg), clay.webhooks(conn, r["id"]))
+            for r in destinations.list_all(conn)
+        ]
     if as_json:
         print_json({"data": rows})
         return
     table = Table("name", "kind", "url", "status", "circuit")
     for r in rows:
-        table.add_row(r["name"], r["kind"], r["url"], r["status"], r["circuit"]["state"])
+        url = r["url"] if "url" in r else r["config"]["webhook_url"] or ""
+        table.add_row(r["name"], r["kind"], url, r["status"], r["circuit"]["state"])
     console.print(table)
 
 
@@ -177,7 +223,37 @@ def show(
     """Show one destination (secrets masked)."""
     with database() as (cfg, db), db.read() as conn:
         row = destinations.find(conn, ref)
-    _show(row, None, as_json, cfg)
+        pool = clay.webhooks(conn, row["id"])
+    _show(row, None, as_json, cfg, pool)
+
+
+@app.command("add-webhook")
+def add_webhook(
+    ref: Annotated[str, typer.Argument(help="The Clay destination (id or name).")],
+    url: Annotated[str, typer.Option("--url", help="The new webhook's URL (from Clay).")],
+    auth_header_name: Annotated[str | None, typer.Option("--auth-header-name")] = None,
+    auth_header_value: Annotated[str | None, typer.Option("--auth-header-value")] = None,
+    submission_limit: Annotated[int | None, typer.Option("--submission-limit")] = None,
+) -> None:
+    """Add a webhook to a Clay destination's pool (used when the ones before it are spent)."""
+    from claybridge.clay import submit as clay_submit
+    from claybridge.delivery.ssrf import check_url
+
+    with database() as (cfg, db), db.write() as conn:
+        dest = destinations.find(conn, ref)
+        opts = clay_submit.options(dest)
+        clay.add_webhook(
+            conn,
+            dest["id"],
+            check_url(url, cfg.allowed_networks, field="url"),
+            auth_header_name=auth_header_name,
+            auth_header_value=auth_header_value,
+            submission_limit=submission_limit or opts.submission_limit,
+            now=clock.now(),
+            box=box(cfg),
+        )
+        pool = clay.webhooks(conn, dest["id"])
+    _show(dest, None, False, cfg, pool)
 
 
 @app.command("pause")
