@@ -68,7 +68,9 @@ def statuses(db: Database) -> Counter[str]:
 def worker_process(
     database_url: str, data_dir: Path, **env: str
 ) -> Iterator[subprocess.Popen[str]]:
-    """`claybridge worker` as its own process, configured like a deployment would."""
+    """`claybridge worker` as its own process, configured like a deployment would; its
+    log goes to ``data_dir/worker-<n>.log``."""
+    log = (data_dir / f"worker-{len(list(data_dir.glob('worker-*.log')))}.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "claybridge", "worker"],
         env={
@@ -79,11 +81,11 @@ def worker_process(
             "CLAYBRIDGE_ALLOW_NETWORKS": "127.0.0.1/32",
             "CLAYBRIDGE_LEASE_SECONDS": "1",
             "CLAYBRIDGE_POLL_INTERVAL": "0.05",
-            "CLAYBRIDGE_LOG_LEVEL": "WARNING",
+            "CLAYBRIDGE_LOG_LEVEL": "INFO",
             **env,
         },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     try:
@@ -92,8 +94,7 @@ def worker_process(
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+        log.close()
 
 
 def received(receiver: Receiver) -> Counter[int]:

@@ -25,6 +25,7 @@ import contextlib
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -96,8 +97,11 @@ class Worker:
         # Clay submissions: the webhook each one goes to, and in-flight counts per webhook
         self._routes: dict[str, Route | str] = {}
         self._reserved: dict[str, int] = {}
+        self._route_cache: dict[str, Route] = {}
         self._results: list[tuple[Claimed, Target, Attempt, datetime]] = []
         self._wake = asyncio.Event()
+        self._jobs_at = 0.0
+        self._busy = False
         self._have_results = asyncio.Event()
         self.sent = 0
         self.rounds = 0
@@ -139,7 +143,9 @@ class Worker:
             await self._wait_for_room()
             return True
         now = self.clock.now()
-        if self.jobs:
+        if self.jobs and time.monotonic() - self._jobs_at >= self.poll_interval:
+            # Runs and expiries are checked once per poll interval, not on every claim.
+            self._jobs_at = time.monotonic()
             await asyncio.to_thread(self._run_jobs, now)
         held = dict(self._per_destination)
         claimed = await asyncio.to_thread(self._claim, now, min(free, self.batch), held)
@@ -170,9 +176,10 @@ class Worker:
     def _claim(self, now: datetime, limit: int, held: dict[str, int]) -> list[Claimed]:
         if limit <= 0:
             return []
-        with self.db.read() as conn:  # idle: no write lock taken (SQLite has one writer)
-            if not deliveries.anything_due(conn, now):
-                return []
+        if not self._busy:
+            with self.db.read() as conn:  # idle: no write lock taken (SQLite has one writer)
+                if not deliveries.anything_due(conn, now):
+                    return []
         with self.db.write() as conn:
             claimed = deliveries.claim(
                 conn,
@@ -185,6 +192,7 @@ class Worker:
             if claimed:
                 self._refresh_targets(conn, {c.destination_id for c in claimed})
                 self._route_clay(conn, claimed)
+        self._busy = bool(claimed)  # work found: skip the idle check next time
         return claimed
 
     def _route_clay(self, conn: sa.Connection, claimed: list[Claimed]) -> None:
@@ -196,11 +204,12 @@ class Worker:
                 by_dest.setdefault(item.destination_id, []).append(item)
         for dest_id, items in by_dest.items():
             done = clay.accepted(conn, dest_id, [i.request_id for i in items if i.request_id])
+            pool = clay.webhooks(conn, dest_id)
             for item in items:
                 if item.request_id in done:
                     self._routes[item.id] = "accepted"
                     continue
-                route = clay.choose(conn, dest_id, self.box, self._reserved)
+                route = clay.choose(pool, self.box, self._reserved, self._route_cache)
                 self._routes[item.id] = route if route is not None else "exhausted"
 
     def _refresh_targets(self, conn: sa.Connection, ids: set[str]) -> None:
@@ -421,9 +430,13 @@ class Worker:
         for task in self._in_flight.values():
             task.cancel()
         await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
-        flusher.cancel()
+        # Not cancelled: a write in progress must finish (cancelling the await would leave
+        # its outcome unseen). The flusher ends by itself once nothing is in flight.
         await asyncio.gather(flusher, return_exceptions=True)
-        await self.flush()
+        for _ in range(3):  # what is still buffered, retried if the database hiccups
+            await self.flush()
+            if not self._results:
+                break
         if left:
             now = self.clock.now()
             with self.db.write() as conn:

@@ -123,27 +123,32 @@ class Route:
 
 
 def choose(
-    conn: sa.Connection,
-    destination_id: str,
+    pool: Sequence[dict[str, Any]],
     box: SecretBox,
-    reserved: dict[str, int] | None = None,
+    reserved: dict[str, int],
+    routes: dict[str, Route] | None = None,
 ) -> Route | None:
-    """The first active webhook with room (counting ``reserved`` in-flight submissions,
-    which this call increments); ``None`` when the pool is exhausted."""
-    reserved = reserved if reserved is not None else {}
-    for row in webhooks(conn, destination_id):
+    """The first active webhook of ``pool`` (rows from :func:`webhooks`) with room,
+    counting ``reserved`` in-flight submissions (which this call increments); ``None``
+    when the pool is exhausted. ``routes`` caches decrypted routes by webhook id."""
+    for row in pool:
         if row["status"] != ACTIVE:
             continue
         if row["submissions"] + reserved.get(row["id"], 0) >= row["submission_limit"]:
             continue
         reserved[row["id"]] = reserved.get(row["id"], 0) + 1
-        value = row["auth_header_value"]
-        return Route(
-            row["id"],
-            box.decrypt(row["url"]),
-            row["auth_header_name"],
-            box.decrypt(value) if value else None,
-        )
+        found = routes.get(row["id"]) if routes is not None else None
+        if found is None:
+            value = row["auth_header_value"]
+            found = Route(
+                row["id"],
+                box.decrypt(row["url"]),
+                row["auth_header_name"],
+                box.decrypt(value) if value else None,
+            )
+            if routes is not None:
+                routes[row["id"]] = found
+        return found
     return None
 
 
