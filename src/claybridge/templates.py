@@ -81,7 +81,9 @@ TEMPLATES: dict[str, Template] = {
             description="Receive enriched rows back from a Clay table (its last HTTP API "
             "column) and complete the pending request they answer.",
             config={
-                "event_path": "body.event",
+                # The returned row is the submitted one plus Clay's columns, so it may well
+                # carry the original "event": every row here completes a request.
+                "event_path": "headers.x-claybridge-event",
                 "default_event": "request.completed",
                 "mappings": {"request.completed": [{"kind": "complete_request"}]},
             },

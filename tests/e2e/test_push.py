@@ -109,3 +109,30 @@ def test_malformed_csv_line_is_reported(tmp_path: Path) -> None:
         out = _run("push", str(rows), "--to", "t", "--request-id-column", "id", code=1)
         assert "line 4: invalid CSV" in out
         assert imitation.state.submissions == 2
+
+
+@pytest.mark.usefixtures("clay_env")
+def test_push_follows_rows_already_queued(tmp_path: Path, settings: Settings) -> None:
+    """Rows a cut-short push had queued are followed by the next push, not queued twice."""
+    from claybridge.clay import push as pushing
+    from claybridge.clay.rows_file import read_rows
+    from claybridge.records import destinations
+    from claybridge.storage.database import Database
+    from tests.conftest import now
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": "a"}\n{"id": "b"}\n')
+    with serve_in_thread(ImitationConfig()) as (imitation, url):
+        _run("destinations", "create", "--name", "t", "--kind", "clay", "--url", url)
+        db = Database(settings.resolved_database_url)
+        with db.read() as conn:
+            dest = destinations.find(conn, "t")
+        first = pushing.plan(db, dest, read_rows(rows, "id"))
+        pushing.enqueue(db, dest, first, now())  # queued, then "Ctrl-C" before sending
+        second = pushing.plan(db, dest, read_rows(rows, "id"))
+        db.dispose()
+        assert (len(second.to_queue), len(second.already_queued)) == (0, 2)
+        assert "Sent 2, skipped 0" in _run(
+            "push", str(rows), "--to", "t", "--request-id-column", "id"
+        )
+        assert imitation.state.submissions == 2

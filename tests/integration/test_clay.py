@@ -333,3 +333,53 @@ def test_bridge_when_the_callback_lands_on_another_process(
     finally:
         a.stop()
         b.stop()
+
+
+def test_mapping_clay_submit_round_trip_and_cli(
+    clay_gateway: httpx.Client,
+    source: Any,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A source's clay_submit (callback: true) sends the row on; the enriched row comes
+    back and `claybridge requests show` reports it."""
+    from typer.testing import CliRunner
+
+    from claybridge.cli import app
+
+    made = callback_source(clay_gateway)
+    with table(callback_delay=0.1, callback_token=made["token"]) as (imitation, url):
+        clay_destination(clay_gateway, url, clay={"callback_source": "Clay callbacks"})
+        config = {
+            "mappings": {
+                "lead.enriched": [
+                    {
+                        "kind": "clay_submit",
+                        "destination": "enrich",
+                        "external_id": "body.crm_id",
+                        "callback": True,
+                    }
+                ]
+            }
+        }
+        assert clay_gateway.put(f"/v1/sources/{source.key}/config", json=config).status_code == 200
+        row = {"event": "lead.enriched", "email": "ada@ae.co", "crm_id": "c-1"}
+        answer = clay_gateway.post(source.path, json=row, headers=source.auth).json()
+        action = answer["actions"][0]
+        assert action["status"] == "queued"
+        request_id = action["request_id"]
+        wait_until(
+            lambda: (
+                clay_gateway.get(f"/v1/requests/{request_id}").json()["request"]["status"]
+                == "completed"
+            )
+        )
+        sent = imitation.state.rows[0]
+    assert sent["external_id"] == "c-1"
+    assert sent["request_id"] == request_id
+    monkeypatch.setenv("CLAYBRIDGE_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("CLAYBRIDGE_DATA_DIR", str(settings.data_dir))
+    result = CliRunner().invoke(app, ["requests", "show", request_id, "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"status": "completed"' in result.output
+    assert '"company_domain": "ae.co"' in result.output
