@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from claybridge.delivery.ssrf import parse_networks
-from claybridge.records import deliveries, destinations
+from claybridge.records import deliveries, delivery_log, destinations
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database
 from claybridge.storage.tables import deliveries as deliveries_table
@@ -61,7 +61,7 @@ def enqueue(db: Database, url: str, count: int, *, concurrency: int = 20) -> lis
 
 def statuses(db: Database) -> Counter[str]:
     with db.read() as conn:
-        return Counter(dict(deliveries.counts(conn)))
+        return Counter(dict(delivery_log.counts(conn)))
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import httpx
 from cryptography.fernet import Fernet
 
 from claybridge.delivery.ssrf import parse_networks
-from claybridge.records import deliveries, destinations
+from claybridge.records import deliveries, delivery_log, destinations
 from claybridge.records.retention import prune
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database
@@ -184,5 +184,5 @@ def test_prune_keeps_pending_work(db: Database) -> None:
     counts = prune(db, now() - timedelta(days=30), now())
     assert counts["deliveries"] == 1
     with db.read() as conn:
-        assert deliveries.counts(conn) == {"pending": 1}
+        assert delivery_log.counts(conn) == {"pending": 1}
     assert prune(db, now() - timedelta(days=30), now())["deliveries"] == 0

@@ -14,7 +14,7 @@ from rich.table import Table
 from claybridge.cli.common import box, clock, console, database, print_json
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
-from claybridge.records import clay, deliveries, destinations
+from claybridge.records import clay, deliveries, delivery_log, destinations
 from claybridge.web.outbound_api import SAMPLE
 
 app = typer.Typer(
@@ -317,9 +317,9 @@ def _filter(
     status: str | None,
     since: datetime | None,
     until: datetime | None,
-) -> deliveries.Filter:
+) -> delivery_log.Filter:
     dest_id = destinations.find(conn, destination)["id"] if destination else None
-    return deliveries.Filter(dest_id, status, since, until)
+    return delivery_log.Filter(dest_id, status, since, until)
 
 
 Dest = Annotated[str | None, typer.Option("--destination", help="Id or name.")]
@@ -347,8 +347,8 @@ def list_deliveries(
     """List deliveries, newest first."""
     with database() as (_cfg, db), db.read() as conn:
         flt = _filter(conn, destination, status, _utc(since), _utc(until))
-        page = deliveries.search(conn, flt, limit=limit, cursor=cursor)
-    rows = [deliveries.public(r) for r in page.items]
+        page = delivery_log.search(conn, flt, limit=limit, cursor=cursor)
+    rows = [delivery_log.public(r) for r in page.items]
     if as_json:
         print_json({"data": rows, "next_cursor": page.next_cursor})
         return
@@ -371,7 +371,7 @@ def list_deliveries(
 def show_delivery(delivery_id: str, as_json: JsonFlag = False) -> None:
     """Show one delivery with every attempt."""
     with database() as (_cfg, db), db.read() as conn:
-        shown = deliveries.public(deliveries.get(conn, delivery_id), full=True)
+        shown = delivery_log.public(delivery_log.get(conn, delivery_id), full=True)
     if as_json:
         print_json(shown)
         return
@@ -405,6 +405,6 @@ def replay(
             if not (destination or status or since or until):
                 raise InvalidField("give a delivery id, or at least one filter")
             flt = _filter(conn, destination, status, _utc(since), _utc(until))
-            ids = deliveries.matching_ids(conn, flt)
-        new = deliveries.replay(conn, ids, clock.now()) if ids else []
+            ids = delivery_log.matching_ids(conn, flt)
+        new = delivery_log.replay(conn, ids, clock.now()) if ids else []
     console.print(f"Replaying {len(new)} deliveries.")

@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from claybridge.records import deliveries, runs
+from claybridge.records import deliveries, delivery_log, runs
 from claybridge.state import AppState
 from claybridge.storage.tables import (
     clay_webhooks,
@@ -61,7 +61,7 @@ class DatabaseCollector(Collector):
             for name, status, n in rows:
                 ev.add_metric([name, status], n)
             yield ev
-            by_status = deliveries.counts(conn)
+            by_status = delivery_log.counts(conn)
             dl = GaugeMetricFamily(
                 "claybridge_deliveries", "Deliveries by status", labels=["status"]
             )
@@ -72,7 +72,7 @@ class DatabaseCollector(Collector):
             yield GaugeMetricFamily(
                 "claybridge_queue_depth", "Deliveries still to send", value=depth
             )
-            oldest = deliveries.oldest_due(conn, now)
+            oldest = delivery_log.oldest_due(conn, now)
             age = (now - oldest).total_seconds() if oldest else 0.0
             yield GaugeMetricFamily(
                 "claybridge_oldest_due_delivery_age_seconds",

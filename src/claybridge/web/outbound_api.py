@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
-from claybridge.records import clay, deliveries, destinations
+from claybridge.records import clay, delivery_log, destinations
 from claybridge.state import AppState
 from claybridge.web.deps import Limit, State, require_api_key
 
@@ -136,9 +136,9 @@ def _filter(
     until: datetime | None,
     event_id: str | None = None,
     run_id: str | None = None,
-) -> deliveries.Filter:
+) -> delivery_log.Filter:
     dest_id = destinations.find(conn, destination)["id"] if destination else None
-    return deliveries.Filter(dest_id, status, since, until, event_id, run_id)
+    return delivery_log.Filter(dest_id, status, since, until, event_id, run_id)
 
 
 @router.get("/deliveries", tags=["deliveries"])
@@ -156,10 +156,10 @@ def list_deliveries(
     """Deliveries newest first, by destination, status, creation time, event or run."""
     with state.db.read() as conn:
         flt = _filter(conn, destination, status, since, until, event_id, run_id)
-        page = deliveries.search(conn, flt, limit=limit, cursor=cursor)
+        page = delivery_log.search(conn, flt, limit=limit, cursor=cursor)
     return {
         "ok": True,
-        "data": [deliveries.public(r) for r in page.items],
+        "data": [delivery_log.public(r) for r in page.items],
         "next_cursor": page.next_cursor,
     }
 
@@ -170,7 +170,7 @@ def get_delivery(delivery_id: str, state: State) -> dict[str, Any]:
     with state.db.read() as conn:
         return {
             "ok": True,
-            "delivery": deliveries.public(deliveries.get(conn, delivery_id), full=True),
+            "delivery": delivery_log.public(delivery_log.get(conn, delivery_id), full=True),
         }
 
 
@@ -178,7 +178,7 @@ def get_delivery(delivery_id: str, state: State) -> dict[str, Any]:
 def replay_delivery(delivery_id: str, state: State) -> dict[str, Any]:
     """Send a delivery again, as a new delivery linked by ``replay_of``."""
     with state.db.write() as conn:
-        new = deliveries.replay(conn, [delivery_id], state.clock.now())
+        new = delivery_log.replay(conn, [delivery_id], state.clock.now())
     state.wake()
     return {"ok": True, "replayed": 1, "deliveries": [n["id"] for n in new]}
 
@@ -199,7 +199,7 @@ def replay_deliveries(body: BulkReplay, state: State) -> dict[str, Any]:
         raise InvalidField("give at least one filter: destination, status, since or until")
     with state.db.write() as conn:
         flt = _filter(conn, body.destination, body.status, body.since, body.until)
-        ids = deliveries.matching_ids(conn, flt)
-        new = deliveries.replay(conn, ids, state.clock.now()) if ids else []
+        ids = delivery_log.matching_ids(conn, flt)
+        new = delivery_log.replay(conn, ids, state.clock.now()) if ids else []
     state.wake()
     return {"ok": True, "replayed": len(new), "deliveries": [n["id"] for n in new]}

@@ -1,0 +1,189 @@
+"""The delivery log: reading deliveries and their attempts, filters, and replays.
+
+Queue operations (enqueue, claim, settle, release) live in ``records.deliveries``;
+this module is what people look at and act on afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from claybridge.errors import Conflict, InvalidField, NotFound
+from claybridge.records.deliveries import (
+    DUE,
+    IN_FLIGHT,
+    STATUSES,
+    UNFINISHED,
+    enqueue,
+    new_row,
+)
+from claybridge.records.paging import Page, fetch_page
+from claybridge.storage.tables import deliveries, delivery_attempts, destinations
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(deliveries, destinations.c.name.label("destination_name")).join(
+        destinations, destinations.c.id == deliveries.c.destination_id
+    )
+
+
+def get(conn: sa.Connection, delivery_id: str) -> dict[str, Any]:
+    """One delivery with its attempts, newest last; :class:`NotFound` otherwise."""
+    row = conn.execute(_select().where(deliveries.c.id == delivery_id)).first()
+    if row is None:
+        raise NotFound(f"no delivery {delivery_id!r}")
+    out = dict(row._mapping)
+    out["attempt_rows"] = [
+        dict(a._mapping)
+        for a in conn.execute(
+            sa.select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id == delivery_id)
+            .order_by(delivery_attempts.c.attempted_at, delivery_attempts.c.id)
+        )
+    ]
+    return out
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def public(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
+    """A delivery as the API and CLI show it; ``full`` adds the payload and attempts."""
+    out: dict[str, Any] = {
+        "id": row["id"],
+        "destination_id": row["destination_id"],
+        "destination": row.get("destination_name"),
+        "event_id": row["event_id"],
+        "run_id": row["run_id"],
+        "replay_of": row["replay_of"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "next_attempt_at": _iso(row["next_attempt_at"]) if row["status"] in UNFINISHED else None,
+        "last_status_code": row["last_status_code"],
+        "last_error": row["last_error"],
+        "created_at": _iso(row["created_at"]),
+        "delivered_at": _iso(row["delivered_at"]),
+    }
+    if full:
+        out["payload"] = row["payload"]
+        out["attempt_log"] = [
+            {
+                "attempted_at": _iso(a["attempted_at"]),
+                "status_code": a["status_code"],
+                "latency_ms": round(a["latency_ms"], 2),
+                "error": a["error"],
+                "response_excerpt": a["response_excerpt"],
+                "worker": a["worker"],
+            }
+            for a in row.get("attempt_rows", [])
+        ]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Which deliveries a listing or a bulk replay covers."""
+
+    destination_id: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    event_id: str | None = None
+    run_id: str | None = None
+
+    def clauses(self) -> list[Any]:
+        if self.status is not None and self.status not in STATUSES:
+            raise InvalidField(
+                f"unknown status {self.status!r}; one of {', '.join(STATUSES)}", field="status"
+            )
+        out: list[Any] = []
+        if self.destination_id:
+            out.append(deliveries.c.destination_id == self.destination_id)
+        if self.status:
+            out.append(deliveries.c.status == self.status)
+        if self.since:
+            out.append(deliveries.c.created_at >= self.since)
+        if self.until:
+            out.append(deliveries.c.created_at < self.until)
+        if self.event_id:
+            out.append(deliveries.c.event_id == self.event_id)
+        if self.run_id:
+            out.append(deliveries.c.run_id == self.run_id)
+        return out
+
+
+def search(conn: sa.Connection, flt: Filter, *, limit: int, cursor: str | None) -> Page:
+    """Deliveries matching ``flt``, newest first, a page at a time."""
+    return fetch_page(
+        conn, _select().where(*flt.clauses()), deliveries.c.id, cursor=cursor, limit=limit
+    )
+
+
+MAX_REPLAY = 10_000
+
+
+def replay(conn: sa.Connection, ids: Sequence[str], now: datetime) -> list[dict[str, Any]]:
+    """A new pending delivery for each of ``ids`` (same destination and payload), linked by
+    ``replay_of``; the originals keep their history. In-flight ones are refused (409)."""
+    rows = conn.execute(sa.select(deliveries).where(deliveries.c.id.in_(list(ids)))).all()
+    found = {r.id: r for r in rows}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"no delivery {missing[0]!r}")
+    busy = [i for i in ids if found[i].status == IN_FLIGHT]
+    if busy:
+        raise Conflict(f"delivery {busy[0]} is being sent right now; replay it once it settles")
+    new = [
+        new_row(
+            found[i].destination_id,
+            found[i].payload,
+            now,
+            event_id=found[i].event_id,
+            run_id=found[i].run_id,
+            replay_of=i,
+        )
+        for i in ids
+    ]
+    enqueue(conn, new)
+    return new
+
+
+def matching_ids(conn: sa.Connection, flt: Filter) -> list[str]:
+    """Ids of settled deliveries matching ``flt`` (for a bulk replay), oldest first."""
+    query = (
+        sa.select(deliveries.c.id)
+        .where(*flt.clauses(), deliveries.c.status.not_in(UNFINISHED))
+        .order_by(deliveries.c.id)
+        .limit(MAX_REPLAY + 1)
+    )
+    ids = [r[0] for r in conn.execute(query)]
+    if len(ids) > MAX_REPLAY:
+        raise InvalidField(
+            f"more than {MAX_REPLAY} deliveries match; narrow the filter (time range, status)",
+            field="filter",
+        )
+    return ids
+
+
+def counts(conn: sa.Connection) -> dict[str, int]:
+    """Deliveries by status."""
+    rows = conn.execute(
+        sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+    ).all()
+    return {status: int(n) for status, n in rows}
+
+
+def oldest_due(conn: sa.Connection, now: datetime) -> datetime | None:
+    """When the longest-waiting due delivery became due (``None`` if none is due)."""
+    value = conn.execute(
+        sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
+            DUE, deliveries.c.next_attempt_at <= now
+        )
+    ).scalar()
+    return value
