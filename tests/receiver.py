@@ -8,7 +8,6 @@ headers (``Retry-After``), or a hang for some seconds before answering.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import uvicorn
+
+from claybridge.clay.imitation import lifespan, serving
 
 
 @dataclass
@@ -65,13 +65,8 @@ class Receiver:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         body = b""
         while True:
             message = await receive()
@@ -99,25 +94,9 @@ class Receiver:
 def running_receiver() -> Iterator[Receiver]:
     """A receiver served by uvicorn on 127.0.0.1 in a thread."""
     app = Receiver()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    app.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("receiver did not start")
-        time.sleep(0.01)
-    try:
+    with serving(app) as base:
+        app.url = base
         yield app
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:

@@ -119,13 +119,8 @@ class ClayTableImitation:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         body = b""
@@ -223,14 +218,12 @@ class ClayTableImitation:
 
 
 @contextmanager
-def serve_in_thread(
-    config: ImitationConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
-) -> Iterator[tuple[ClayTableImitation, str]]:
-    """Run an imitation on a loopback port in a thread; yields it and its webhook URL."""
-    app = ClayTableImitation(config)
+def serving(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve the ASGI ``app`` with uvicorn in a thread on a loopback port; yields its base
+    URL (``http://127.0.0.1:<port>``) once it accepts connections."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((host, port))
-    url = f"http://{host}:{sock.getsockname()[1]}/webhook"
+    base = f"http://{host}:{sock.getsockname()[1]}"
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1)
     )
@@ -239,11 +232,32 @@ def serve_in_thread(
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline:
-            raise RuntimeError("the Clay imitation did not start")
+            raise RuntimeError(f"{type(app).__name__} did not start")
         time.sleep(0.01)
     try:
-        yield app, url
+        yield base
     finally:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+async def lifespan(receive: Any, send: Any) -> None:
+    """Answer an ASGI lifespan scope (nothing to start or stop)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+@contextmanager
+def serve_in_thread(
+    config: ImitationConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[tuple[ClayTableImitation, str]]:
+    """Run an imitation on a loopback port in a thread; yields it and its webhook URL."""
+    app = ClayTableImitation(config)
+    with serving(app, host=host, port=port) as base:
+        yield app, f"{base}/webhook"
