@@ -134,6 +134,7 @@ def test_refusals_before_sending_and_clay_errors(clay_gateway: httpx.Client) -> 
         assert refused["ok"] is False
         assert refused["status_code"] == 401
         assert refused["response"]["error"] == "unauthorized"
+        assert refused["error"]["code"] == "clay_refused"
 
 
 def test_pool_moves_on_at_the_limit_and_says_so(clay_gateway: httpx.Client) -> None:
@@ -159,7 +160,8 @@ def test_pool_moves_on_at_the_limit_and_says_so(clay_gateway: httpx.Client) -> N
             "results"
         ]
         assert [r["ok"] for r in last] == [True, False]
-        assert "create a new webhook" in last[1]["error"]
+        assert last[1]["error"]["code"] == "webhook_exhausted"
+        assert "create a new webhook" in last[1]["error"]["message"]
         metrics = clay_gateway.get("/metrics").text
         assert "claybridge_clay_webhook_submissions{" in metrics
 

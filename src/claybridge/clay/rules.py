@@ -49,15 +49,11 @@ class PayloadTooLarge(ClaybridgeError):
     code = "payload_too_large"
 
 
-class WebhookExhausted(ClaybridgeError):
-    """Every webhook of the destination has reached its submission limit."""
-
-    status_code = 409
-    code = "webhook_exhausted"
-
-
 def exhausted_message(name: str) -> str:
+    """Why a row for ``name`` cannot be sent: its code first (``webhook_exhausted: …``),
+    as the delivery's error records it."""
     return (
+        "webhook_exhausted: "
         f"every webhook of Clay destination {name!r} has reached its submission limit "
         "(Clay allows 50,000 per webhook, for its whole life): create a new webhook in the "
         f"Clay table and add it with `claybridge destinations add-webhook {name} --url …`"

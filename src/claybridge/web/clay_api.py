@@ -12,6 +12,7 @@ poll ``GET /v1/requests/{request_id}`` or the delivery.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -188,7 +189,7 @@ async def submit_rows(
             if row.status in ("delivered", "dead"):
                 r["response"] = _excerpt(conn, row.id)
                 if row.status == "dead":
-                    r["error"] = row.last_error
+                    r["error"] = failure(row.last_error, row.last_status_code)
             else:
                 pending = True
     summary = {
@@ -200,6 +201,20 @@ async def submit_rows(
         {"ok": summary["failed"] == 0, **summary, "results": results},
         status_code=202 if pending else 200,
     )
+
+
+CODED = re.compile(r"^([a-z_]+): (.+)$", re.DOTALL)
+
+
+def failure(error: str | None, status_code: int | None) -> dict[str, str]:
+    """A dead submission's error as ``{code, message}``: the code the worker recorded
+    (``webhook_exhausted``, ``payload_too_large``), else ``clay_refused`` when Clay
+    answered, else ``delivery_failed``."""
+    text = error or "the row could not be delivered"
+    found = CODED.match(text)
+    if found:
+        return {"code": found.group(1), "message": found.group(2)}
+    return {"code": "clay_refused" if status_code else "delivery_failed", "message": text}
 
 
 def _refused(request_id: str | None, code: str, message: str) -> dict[str, Any]:
