@@ -27,7 +27,6 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,14 +34,12 @@ import aiohttp
 import sqlalchemy as sa
 import structlog
 
-from claybridge.clay.client import is_exhausted
-from claybridge.clay.rules import PayloadTooLarge, check_size, exhausted_message
 from claybridge.clock import Clock, SystemClock
+from claybridge.delivery.clay_router import ClayRouter
 from claybridge.delivery.schedule import decide
-from claybridge.delivery.sender import Attempt, clay_request, send, send_request
+from claybridge.delivery.sender import Attempt, send
 from claybridge.delivery.ssrf import Network, guarded_session
-from claybridge.records import clay, deliveries, destinations
-from claybridge.records.clay import Route
+from claybridge.records import deliveries, destinations
 from claybridge.records.deliveries import Claimed, Settled
 from claybridge.records.destinations import Target
 from claybridge.secretbox import SecretBox
@@ -94,10 +91,7 @@ class Worker:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_destination: dict[str, int] = {}  # held (claimed, unsettled) per destination
         self._gates: dict[str, tuple[int, asyncio.Semaphore]] = {}
-        # Clay submissions: the webhook each one goes to, and in-flight counts per webhook
-        self._routes: dict[str, Route | str] = {}
-        self._reserved: dict[str, int] = {}
-        self._route_cache: dict[str, Route] = {}
+        self.clay = ClayRouter(box)  # Clay submissions: webhook pools and their counts
         self._results: list[tuple[Claimed, Target, Attempt, datetime]] = []
         self._wake = asyncio.Event()
         self._jobs_at = 0.0
@@ -191,26 +185,9 @@ class Worker:
             )
             if claimed:
                 self._refresh_targets(conn, {c.destination_id for c in claimed})
-                self._route_clay(conn, claimed)
+                self.clay.route(conn, claimed, lambda d: self._targets[d][1].kind)
         self._busy = bool(claimed)  # work found: skip the idle check next time
         return claimed
-
-    def _route_clay(self, conn: sa.Connection, claimed: list[Claimed]) -> None:
-        """Pick the webhook of each Clay submission (the pool's first with room, counting
-        this worker's submissions in flight), or note that Clay already accepted it."""
-        by_dest: dict[str, list[Claimed]] = {}
-        for item in claimed:
-            if self._targets[item.destination_id][1].kind == "clay":
-                by_dest.setdefault(item.destination_id, []).append(item)
-        for dest_id, items in by_dest.items():
-            done = clay.accepted(conn, dest_id, [i.request_id for i in items if i.request_id])
-            pool = clay.webhooks(conn, dest_id)
-            for item in items:
-                if item.request_id in done:
-                    self._routes[item.id] = "accepted"
-                    continue
-                route = clay.choose(pool, self.box, self._reserved, self._route_cache)
-                self._routes[item.id] = route if route is not None else "exhausted"
 
     def _refresh_targets(self, conn: sa.Connection, ids: set[str]) -> None:
         rows = conn.execute(
@@ -240,7 +217,7 @@ class Worker:
             async with self._gate(target):
                 started = self.clock.now()
                 if target.kind == "clay":
-                    attempt = await self._submit(client, item, target)
+                    attempt = await self.clay.submit(client, item, target, self.allow)
                 else:
                     attempt = await send(
                         client, target, item.payload, item.id, int(started.timestamp()), self.allow
@@ -255,25 +232,6 @@ class Worker:
             raise
         finally:
             self._in_flight.pop(item.id, None)
-
-    async def _submit(
-        self, client: aiohttp.ClientSession, item: Claimed, target: Target
-    ) -> Attempt:
-        """Submit a row to a Clay table (see ``records.clay`` for the pool's rules)."""
-        route = self._routes.get(item.id)
-        if route == "accepted":
-            note = f"not sent: Clay already accepted request_id {item.request_id}"
-            return Attempt(None, 0.0, note, None, skipped=True)
-        if not isinstance(route, Route):
-            return Attempt(None, 0.0, exhausted_message(target.name), None, permanent=True)
-        row = item.payload if isinstance(item.payload, dict) else {"value": item.payload}
-        request = clay_request(route, row)
-        assert target.clay is not None
-        try:
-            check_size(request.body, target.clay.max_payload_bytes)
-        except PayloadTooLarge as exc:
-            return Attempt(None, 0.0, f"payload_too_large: {exc.message}", None, permanent=True)
-        return await send_request(client, request, target.timeout, self.allow)
 
     def _release_slot(self, destination_id: str) -> None:
         """A held delivery is done: its destination has room for one more. A failed
@@ -324,21 +282,10 @@ class Worker:
                 counts = ok or _health_failure(attempt.status_code)
                 if counts:
                     outcomes.setdefault(target.id, (target, []))[1].append(ok)
-        accepted, exhausted, released = self._clay_outcomes(batch, settled)
+        pools = self.clay.outcomes(batch, settled)
         with self.db.write() as conn:
             deliveries.settle(conn, settled, now)
-            for (dest_id, webhook_id, name), items in accepted.items():
-                clay.record_accepted(
-                    conn,
-                    dest_id,
-                    webhook_id,
-                    [i.request_id for i in items],
-                    now,
-                    delivery_ids=[i.id for i in items],
-                    name=name,
-                )
-            for webhook_id, name in exhausted.items():
-                clay.mark_exhausted(conn, webhook_id, now, name=name)
+            self.clay.write(conn, pools, now)
             for target, results in outcomes.values():
                 change = destinations.record_outcomes(conn, target, results, now)
                 if change == "opened":
@@ -350,41 +297,10 @@ class Worker:
                     )
                 elif change == "closed":
                     log.info("circuit closed: probe succeeded", destination=target.name)
-        # Only now, with the new counts committed, may a claim stop counting these.
-        for webhook_id in released:
-            self._reserved[webhook_id] = self._reserved.get(webhook_id, 1) - 1
+        self.clay.release(pools)  # only now, with the new counts committed
         for s in settled:
             if s.status == deliveries.DEAD:
                 log.warning("delivery dead", delivery=s.delivery_id, error=s.error)
-
-    def _clay_outcomes(
-        self,
-        batch: list[tuple[Claimed, Target, Attempt, datetime]],
-        settled: list[Settled],
-    ) -> tuple[dict[tuple[str, str, str], list[Claimed]], dict[str, str], list[str]]:
-        """Clay submissions in ``batch``: accepted ones by webhook, webhooks Clay said are
-        exhausted (their deliveries are retried at once, on the pool's next webhook), and
-        the webhooks whose in-flight reservations end once this batch is written."""
-        accepted: dict[tuple[str, str, str], list[Claimed]] = {}
-        exhausted: dict[str, str] = {}
-        released: list[str] = []
-        for index, (item, target, attempt, _started) in enumerate(batch):
-            route = self._routes.pop(item.id, None)
-            if not isinstance(route, Route):
-                continue
-            released.append(route.webhook_id)
-            code = attempt.status_code
-            if code is not None and 200 <= code < 300:
-                accepted.setdefault(
-                    (item.destination_id, route.webhook_id, target.name), []
-                ).append(item)
-            elif code is not None and is_exhausted(code, attempt.excerpt or ""):
-                exhausted[route.webhook_id] = target.name
-                s = settled[index]
-                settled[index] = replace(
-                    s, status=deliveries.FAILED, next_attempt_at=s.attempted_at
-                )
-        return accepted, exhausted, released
 
     def _verdict(
         self, item: Claimed, target: Target, attempt: Attempt, started: datetime
