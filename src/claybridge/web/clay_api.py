@@ -114,31 +114,23 @@ def _excerpt(conn: sa.Connection, delivery_id: str) -> Any:
         return text
 
 
+def _read_settled(state: AppState, ids: list[str]) -> dict[str, Any]:
+    with state.db.read() as conn:
+        return _settled(conn, ids)
+
+
 async def _wait_settled(state: AppState, ids: list[str], wait: float) -> dict[str, Any]:
     deadline = time.monotonic() + wait
     while True:
-        with state.db.read() as conn:
-            found = _settled(conn, ids)
+        found = await asyncio.to_thread(_read_settled, state, ids)
         open_ = [i for i in ids if found[i].status not in ("delivered", "dead")]
         if not open_ or time.monotonic() >= deadline:
             return found
         await asyncio.sleep(POLL)
 
 
-@router.post("/destinations/{ref}/rows")
-async def submit_rows(
-    ref: str,
-    body: RowsIn,
-    state: State,
-    wait: float = Query(default=30.0, ge=0, le=120),
-) -> JSONResponse:
-    """Submit one row or a batch to a Clay table; answers per row once each is settled
-    (200), or after ``wait`` seconds with what is still queued (202)."""
-    items = body.rows if body.rows is not None else None
-    if items is None:
-        if body.payload is None:
-            raise InvalidField("give payload (one row) or rows (a batch)", field="payload")
-        items = [RowIn(**body.model_dump(exclude={"rows"}))]
+def _enqueue_rows(state: AppState, ref: str, items: list[RowIn]) -> list[dict[str, Any]]:
+    """Queue every row that can be sent (one transaction); refusals are per row."""
     ids = [i.request_id for i in items if i.request_id]
     dupes = {r for r in ids if ids.count(r) > 1}
     now = state.clock.now()
@@ -148,13 +140,8 @@ async def submit_rows(
         clay_submit.options(dest)
         for item in items:
             if item.request_id in dupes:
-                results.append(
-                    _refused(
-                        item.request_id,
-                        "duplicate_request_id",
-                        "this request_id appears twice in the batch",
-                    )
-                )
+                message = "this request_id appears twice in the batch"
+                results.append(_refused(item.request_id, "duplicate_request_id", message))
                 continue
             try:
                 done = clay_submit.enqueue(
@@ -172,9 +159,11 @@ async def submit_rows(
                 results.append(_refused(item.request_id, exc.code, exc.message))
                 continue
             results.append(done)
-    state.wake()
-    queued = [r["delivery_id"] for r in results if r.get("status") == "queued"]
-    found = await _wait_settled(state, queued, wait) if queued else {}
+    return results
+
+
+def _fill_results(state: AppState, results: list[dict[str, Any]], found: dict[str, Any]) -> bool:
+    """Complete each row's result from its delivery; True if any is still pending."""
     pending = False
     with state.db.read() as conn:
         for r in results:
@@ -192,6 +181,28 @@ async def submit_rows(
                     r["error"] = failure(row.last_error, row.last_status_code)
             else:
                 pending = True
+    return pending
+
+
+@router.post("/destinations/{ref}/rows")
+async def submit_rows(
+    ref: str,
+    body: RowsIn,
+    state: State,
+    wait: float = Query(default=30.0, ge=0, le=120),
+) -> JSONResponse:
+    """Submit one row or a batch to a Clay table; answers per row once each is settled
+    (200), or after ``wait`` seconds with what is still queued (202)."""
+    items = body.rows if body.rows is not None else None
+    if items is None:
+        if body.payload is None:
+            raise InvalidField("give payload (one row) or rows (a batch)", field="payload")
+        items = [RowIn(**body.model_dump(exclude={"rows"}))]
+    results = await asyncio.to_thread(_enqueue_rows, state, ref, items)
+    state.wake()
+    queued = [r["delivery_id"] for r in results if r.get("status") == "queued"]
+    found = await _wait_settled(state, queued, wait) if queued else {}
+    pending = await asyncio.to_thread(_fill_results, state, results, found)
     summary = {
         "sent": sum(1 for r in results if r.get("ok") is True),
         "failed": sum(1 for r in results if r.get("ok") is False),
@@ -234,6 +245,30 @@ def get_request(request_id: str, state: State) -> dict[str, Any]:
         return {"ok": True, "request": clay.public_request(clay.get_request(conn, request_id))}
 
 
+def _bridge_submit(state: AppState, destination: str, row: dict[str, Any]) -> dict[str, Any]:
+    with state.db.write() as conn:
+        dest = destinations.find(conn, destination)
+        return clay_submit.enqueue(
+            conn, dest, row, state.clock.now(), base_url=state.settings.base_url, callback=True
+        )
+
+
+def _bridge_state(state: AppState, request_id: str, delivery_id: str) -> tuple[Any, Any]:
+    """The pending request's status and result, and the delivery if it died."""
+    with state.db.read() as conn:
+        found = conn.execute(
+            sa.select(pending_requests.c.status, pending_requests.c.result).where(
+                pending_requests.c.request_id == request_id
+            )
+        ).one()
+        failed = conn.execute(
+            sa.select(deliveries.c.last_status_code, deliveries.c.last_error).where(
+                deliveries.c.id == delivery_id, deliveries.c.status == "dead"
+            )
+        ).first()
+    return found, failed
+
+
 @router.post("/bridge/{destination}")
 async def bridge(
     destination: str,
@@ -244,33 +279,19 @@ async def bridge(
     """Submit ``row`` to a Clay table with a fresh request id and callback, and answer with
     the row its callback returns. Past ``wait`` seconds (90 by default, under Clay's ~100 s
     column timeout): 202 with the request id and where to poll."""
-    with state.db.write() as conn:
-        dest = destinations.find(conn, destination)
-        done = clay_submit.enqueue(
-            conn, dest, row, state.clock.now(), base_url=state.settings.base_url, callback=True
-        )
+    done = await asyncio.to_thread(_bridge_submit, state, destination, row)
     state.wake()
     request_id = done["request_id"]
     deadline = time.monotonic() + wait
     while True:
-        with state.db.read() as conn:
-            found = conn.execute(
-                sa.select(pending_requests.c.status, pending_requests.c.result).where(
-                    pending_requests.c.request_id == request_id
-                )
-            ).one()
-            failed = conn.execute(
-                sa.select(deliveries.c.last_status_code, deliveries.c.last_error).where(
-                    deliveries.c.id == done["delivery_id"], deliveries.c.status == "dead"
-                )
-            ).first()
+        found, failed = await asyncio.to_thread(
+            _bridge_state, state, request_id, done["delivery_id"]
+        )
         if found.status == clay.COMPLETED:
             return JSONResponse(found.result)
         if failed is not None:
-            body = error_body(
-                "clay_refused",
-                f"Clay did not accept the row: {failed.last_error}",
-            )
+            error = failure(failed.last_error, failed.last_status_code)
+            body = error_body(error["code"], f"Clay did not accept the row: {error['message']}")
             body.update(request_id=request_id, status_code=failed.last_status_code)
             return JSONResponse(body, status_code=502)
         if found.status == clay.EXPIRED or time.monotonic() >= deadline:
