@@ -385,3 +385,21 @@ def test_mapping_clay_submit_round_trip_and_cli(
     assert result.exit_code == 0, result.output
     assert '"status": "completed"' in result.output
     assert '"company_domain": "ae.co"' in result.output
+
+
+def test_ninety_percent_warning(clay_gateway: httpx.Client) -> None:
+    """At 90% of a webhook's limit the API, the metrics and the log say so."""
+    with table() as (_imitation, url):
+        clay_destination(clay_gateway, url, clay={"submission_limit": 10})
+        rows = [{"payload": {"n": i}} for i in range(9)]
+        assert (
+            clay_gateway.post("/v1/destinations/enrich/rows", json={"rows": rows}).json()["sent"]
+            == 9
+        )
+        shown = clay_gateway.get("/v1/destinations/enrich").json()["destination"]
+    assert shown["status"] == "active"
+    assert shown["warnings"] == ["webhook 1: 90% of its 10 submissions used"]
+    assert shown["config"]["webhooks"][0]["remaining"] == 1
+    metrics = clay_gateway.get("/metrics").text
+    assert 'claybridge_clay_webhook_state{destination="enrich",position="1"} 1.0' in metrics
+    assert 'claybridge_clay_webhook_submissions{destination="enrich",position="1"} 9.0' in metrics
