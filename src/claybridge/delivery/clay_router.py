@@ -102,7 +102,7 @@ class ClayRouter:
                 continue
             out.released.append(route.webhook_id)
             code = attempt.status_code
-            if code is not None and 200 <= code < 300:
+            if attempt.succeeded:
                 key = (item.destination_id, route.webhook_id, target.name)
                 out.accepted.setdefault(key, []).append(item)
             elif code is not None and is_exhausted(code, attempt.excerpt or ""):

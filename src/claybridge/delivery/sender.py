@@ -97,6 +97,11 @@ class Attempt:
     permanent: bool = False  # failed in a way no retry can fix (template, SSRF guard)
     skipped: bool = False  # not sent, and nothing to send: Clay already has this row
 
+    @property
+    def succeeded(self) -> bool:
+        """Whether the receiver answered 2xx."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
 
 async def send(
     session: aiohttp.ClientSession,
@@ -179,7 +184,7 @@ async def send_test(
     async with guarded_session(allow, limit=1) as session:
         attempt = await send(session, target, payload, new_id("test"), timestamp, allow)
     return {
-        "ok": attempt.status_code is not None and 200 <= attempt.status_code < 300,
+        "ok": attempt.succeeded,
         "status_code": attempt.status_code,
         "latency_ms": round(attempt.latency_ms, 2),
         "error": attempt.error,

@@ -98,7 +98,6 @@ class Worker:
         self._busy = False
         self._have_results = asyncio.Event()
         self.sent = 0
-        self.rounds = 0
 
     def wake(self) -> None:
         """New work may be due: stop waiting for the next poll."""
@@ -131,7 +130,6 @@ class Worker:
 
     async def _round(self, client: aiohttp.ClientSession) -> bool:
         """One claim; True when the worker should go again at once rather than wait."""
-        self.rounds += 1
         free = self.concurrency - len(self._in_flight)
         if free < max(1, min(self.batch, self.concurrency) // 4) and self._in_flight:
             await self._wait_for_room()
@@ -225,7 +223,7 @@ class Worker:
             self._results.append((item, target, attempt, started))
             self._have_results.set()
             self.sent += 1
-            if attempt.status_code is not None and 200 <= attempt.status_code < 300:
+            if attempt.succeeded:
                 self._release_slot(target.id)  # nothing for the circuit breaker to learn
         except BaseException:
             self._release_slot(target.id)  # cancelled at shutdown: nothing to record
@@ -268,7 +266,7 @@ class Worker:
             await asyncio.sleep(0.5)
             return
         for _item, target, attempt, _started in batch:
-            if not (attempt.status_code is not None and 200 <= attempt.status_code < 300):
+            if not attempt.succeeded:
                 self._release_slot(target.id)
 
     def _settle(self, batch: list[tuple[Claimed, Target, Attempt, datetime]]) -> None:
@@ -278,7 +276,7 @@ class Worker:
         for item, target, attempt, started in batch:
             settled.append(self._verdict(item, target, attempt, started))
             if not attempt.permanent:
-                ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
+                ok = attempt.succeeded
                 counts = ok or _health_failure(attempt.status_code)
                 if counts:
                     outcomes.setdefault(target.id, (target, []))[1].append(ok)

@@ -36,7 +36,6 @@ STATUSES = (PENDING, IN_FLIGHT, FAILED, DELIVERED, DEAD)
 WAITING = (PENDING, FAILED)
 UNFINISHED = (PENDING, IN_FLIGHT, FAILED)
 RATE_HORIZON = 1.0  # seconds: claim rate-limited work due this soon, leave the rest queued
-EXCERPT = 2048
 # The claim queries' status tests, written exactly as the partial indexes' WHERE clauses
 # (storage.tables): the planners only use a partial index when the query's condition
 # matches it, which bound parameters (status IN (?, ?)) do not.
