@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import socket
 import sys
@@ -73,6 +74,7 @@ def worker() -> None:
     cfg = settings()
     configure(cfg.log_level, cfg.log_format)
     db = open_db(cfg)
+    settle_heap()
     try:
         run_forever(cfg, db)
     finally:
@@ -112,6 +114,20 @@ def prune(
     )
 
 
+def settle_heap() -> None:
+    """Move everything built so far (modules, the app, its routes and schemas) out of
+    the garbage collector's view, so a full collection only walks what requests create.
+
+    Why: a full collection of the ~130k objects a built app holds took 72 ms here, and
+    under load one ran every few seconds: the ingest benchmark's p99 was 108-117 ms
+    with it and 38-51 ms after freezing (and +15-40% rows/s). Collecting first keeps
+    today's garbage out of the frozen set. Done once, by the long-running commands only
+    (tests build many apps in one process and must not pin them).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _serve(host: str | None, port: int | None, *, worker: bool) -> None:
     from claybridge.app import create_app
 
@@ -133,8 +149,10 @@ def _serve(host: str | None, port: int | None, *, worker: bool) -> None:
         markup=False,
         soft_wrap=True,
     )
+    served = create_app(cfg, worker=worker)
+    settle_heap()
     config = uvicorn.Config(
-        create_app(cfg, worker=worker),
+        served,
         log_level=cfg.log_level.lower(),
         access_log=False,
         lifespan="on",

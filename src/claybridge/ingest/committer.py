@@ -8,11 +8,16 @@ batch is that request alone: no added latency at low load.
 
 Two ways to run a batch, chosen per database (measured with ``bench/ingest.py``):
 
-* ``loop`` (SQLite): statements run on the event loop thread, where SQLite's calls are
-  short and CPU-bound; only the COMMIT (the fsync) is handed to a thread, so the loop
-  parses the next batch's requests while the disk syncs. Running statements on a
-  separate writer thread instead made the two threads trade the GIL on every SQLite
-  call (SQLite releases it per step): 4.5-5.1k against 5.5-5.9k rows/s, and a worse p99.
+* ``loop`` (SQLite): the whole batch, COMMIT included, runs on the event loop thread,
+  where SQLite's calls are short and CPU-bound. Running statements on a separate writer
+  thread made the two threads trade the GIL on every SQLite call (SQLite releases it per
+  step): 4.5-5.1k against 5.5-5.9k rows/s, and a worse p99. Handing just the COMMIT to
+  a thread was measured too, and lost: the fsync itself takes ~0.3 ms here, but a
+  thread that returns from it waits for the GIL while the loop is busy, up to the
+  interpreter's 5 ms switch interval, and the next batch cannot start until then
+  (commit 6-7 ms per batch against 1.5-2 ms on the loop; +12-40% rows/s on the loop).
+  A slow disk blocks the loop for its fsync once per batch; requests wait in the
+  socket buffers meanwhile and the next batch is larger.
 * ``thread`` (PostgreSQL): a writer thread runs whole batches; each statement waits on
   the network with the GIL released, which must not block the event loop.
 
@@ -156,12 +161,12 @@ class Committer:
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                outcomes = await self._batch_on_loop(batch)
+                outcomes = self._batch_on_loop(batch)
                 self._finish(batch, outcomes)
         finally:
             self._draining = False
 
-    async def _batch_on_loop(self, batch: list[_Item[Any]]) -> list[Outcome]:
+    def _batch_on_loop(self, batch: list[_Item[Any]]) -> list[Outcome]:
         jobs = [item.job for item in batch]
         try:
             conn = self._db.writer.connect()
@@ -172,8 +177,7 @@ class Committer:
                 except BaseException:
                     transaction.rollback()
                     raise
-                # The fsync happens here: off the loop, which meanwhile reads requests.
-                await asyncio.get_running_loop().run_in_executor(None, transaction.commit)
+                transaction.commit()  # the fsync: on the loop (see the module docstring)
             finally:
                 conn.close()
             return [(r, None) for r in results]

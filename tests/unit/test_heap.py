@@ -1,0 +1,38 @@
+"""The long-running commands settle the heap before serving (see ``cli.settle_heap``)."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from claybridge.cli import settle_heap
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the cyclic collector frees it
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    gc.disable()  # no automatic collection may free the cycle before settle_heap does
+    yield
+    gc.enable()
+    gc.unfreeze()
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_settle_heap_collects_garbage_then_freezes_what_is_left() -> None:
+    """Cyclic garbage is collected first (not pinned), and the survivors are frozen."""
+    garbage = _Node()
+    ref = weakref.ref(garbage)
+    kept = _Node()
+    del garbage
+    assert ref() is not None  # still there: only a collection frees a cycle
+    settle_heap()
+    assert ref() is None
+    assert gc.get_freeze_count() > 0
+    assert kept.me is kept
