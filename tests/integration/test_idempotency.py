@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from claybridge.records import idempotency
+from claybridge.records.retention import prune
 from claybridge.storage.database import Database
 from claybridge.storage.tables import events, idempotency_keys, metadata, people
 from tests.conftest import now, serve_process
@@ -115,6 +116,43 @@ def test_window_expiry(admin: httpx.Client, db: Database) -> None:
     with db.write() as conn:
         conn.execute(idempotency_keys.update().values(expires_at=now() - timedelta(seconds=1)))
         assert idempotency.prune(conn, now()) == 1
+
+
+def test_retention_keeps_the_event_a_live_key_answers_with(
+    admin: httpx.Client, db: Database
+) -> None:
+    """Pruning history never removes the event whose answer a live key replays."""
+    src = _source(admin)
+    first = admin.post(src["path"], json=ROW, headers=src["auth"])
+    admin.post(src["path"], json={**ROW, "clay_row_id": "row_2"}, headers=src["auth"])
+    with db.write() as conn:  # row_2's key has expired; row_1's is live
+        conn.execute(
+            idempotency_keys.update()
+            .where(idempotency_keys.c.key == "row_2")
+            .values(expires_at=now() - timedelta(seconds=1))
+        )
+    counts = prune(db, now() + timedelta(seconds=1), now())
+    assert counts["idempotency_keys"] == 1
+    assert counts["events"] == 1  # row_2's event; row_1's stays for its live key
+    again = admin.post(src["path"], json=ROW, headers=src["auth"])
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+
+
+def test_repeat_whose_first_event_is_gone_is_still_not_applied(
+    admin: httpx.Client, db: Database
+) -> None:
+    """A live key whose event was deleted by hand still stops the repeat, and says so."""
+    src = _source(admin)
+    first = admin.post(src["path"], json=ROW, headers=src["auth"]).json()
+    with db.write() as conn:
+        conn.execute(events.delete())
+    again = admin.post(src["path"], json={**ROW, "full_name": "Changed"}, headers=src["auth"])
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["event_id"] == first["event_id"]
+    assert "no longer stored" in again.json()["note"]
+    assert admin.get("/v1/people/ada@example.com").json()["person"]["full_name"] == "Ada"
 
 
 def test_fifty_concurrent_repeats_apply_once(admin: httpx.Client, db: Database) -> None:

@@ -188,15 +188,12 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
         # Only a success keeps its key: written with the batch's rows at commit (a live
         # duplicate from another process then fails the insert and rolls us back; see
         # records.idempotency); repeats later in this batch find it in the scratchpad.
-        text = payload.decode()
-        scope["keys"][(source["id"], claimed)] = {"event_id": event_id, "response_body": text}
+        scope["keys"][(source["id"], claimed)] = {"event_id": event_id, "response_body": payload}
         expires = req.received_at + timedelta(seconds=config.idempotency_window)
         defer_insert(
             conn,
             idempotency.INSERT,
-            idempotency.insert_params(
-                source["id"], claimed, event_id, text, req.received_at, expires
-            ),
+            idempotency.insert_params(source["id"], claimed, event_id, req.received_at, expires),
         )
     row = _event_row(
         event_id,
@@ -234,13 +231,18 @@ def _replay(
 ) -> IngestResponse:
     """Answer a repeat with the original answer, and log it as a duplicate."""
     stored = owner["response_body"]
-    if stored is None:  # pragma: no cover - the owner completes before it commits
-        raise ClaybridgeError(
-            "the first request with this key is still being processed",
-            code="idempotency_in_progress",
-            status_code=409,
-        )
-    payload = stored.encode()
+    if stored is None:
+        # The claiming event left the log (retention keeps events whose key is live, so
+        # only one pruned by hand gets here): the repeat is still not applied again.
+        stored = orjson.dumps(
+            {
+                "ok": True,
+                "event_id": owner["event_id"],
+                "note": "a repeat; the first answer is no longer stored",
+            }
+        ).decode()
+    # Text from the database, bytes from the scratchpad (a repeat in the same batch).
+    payload = stored if isinstance(stored, bytes) else stored.encode()
     row = _event_row(event_id, source, req, headers, parsed, 200, payload, None)
     row.update(status=events.DUPLICATE, note=f"repeat of {owner['event_id']}")
     defer_insert(conn, events.INSERT_PREPARED, row)

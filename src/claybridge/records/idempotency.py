@@ -2,10 +2,10 @@
 
 Protocol (one transaction per batch, see ``ingest.committer``):
 
-1. :func:`lookup` reads the key. A live key means a repeat: answer with its stored
-   response. An expired key is deleted here and treated as absent.
-2. The event is applied. Only if it succeeds is the key row written, with the answer,
-   by the batch's bulk insert at commit (:data:`INSERT`, :func:`insert_params`).
+1. :func:`lookup` reads the key. A live key means a repeat: answer with the answer of
+   the event that claimed it. An expired key is deleted here and treated as absent.
+2. The event is applied. Only if it succeeds is the key row written, by the batch's
+   bulk insert at commit (:data:`INSERT`, :func:`insert_params`).
 3. Two processes applying the same new key at once (PostgreSQL): the second insert
    violates the primary key, its whole transaction (the event's writes included) rolls
    back, and the committer retries each request alone, when :func:`lookup` finds the
@@ -21,13 +21,25 @@ from typing import Any
 import sqlalchemy as sa
 
 from claybridge.storage.prepared import Prepared
+from claybridge.storage.tables import events
 from claybridge.storage.tables import idempotency_keys as keys
 
-INSERT = Prepared(keys.insert(), [c.key for c in keys.c])
+# The answer a repeat gets is the claiming event's own ``response_body``, read with a
+# join: the key row does not store a second copy. Why: every keyed request writes its key
+# row, while few are repeated; the copy (~0.5 KB) was a third of the bytes a keyed
+# request added to the commit. The event and its key row are committed together, so the
+# answer is there for as long as the event is (see records.retention, which keeps events
+# whose key is live). ``keys.response_body`` stays for rows written before this.
+_COLUMNS = ["source_id", "key", "event_id", "created_at", "expires_at"]
+INSERT = Prepared(keys.insert(), _COLUMNS)
 _LOOKUP = Prepared(
-    sa.select(keys.c.event_id, keys.c.response_body, keys.c.expires_at).where(
-        keys.c.source_id == sa.bindparam("source_id"), keys.c.key == sa.bindparam("key")
-    ),
+    sa.select(
+        keys.c.event_id,
+        sa.func.coalesce(events.c.response_body, keys.c.response_body).label("response_body"),
+        keys.c.expires_at,
+    )
+    .select_from(keys.outerjoin(events, events.c.id == keys.c.event_id))
+    .where(keys.c.source_id == sa.bindparam("source_id"), keys.c.key == sa.bindparam("key")),
     ["source_id", "key"],
     returning=[keys.c.event_id, keys.c.response_body, keys.c.expires_at],
 )
@@ -40,7 +52,9 @@ _DELETE = Prepared(
 
 
 def lookup(conn: sa.Connection, source_id: str, key: str, now: datetime) -> dict[str, Any] | None:
-    """The live key's ``event_id`` and ``response_body``, or ``None`` (expired ones go)."""
+    """The live key's ``event_id`` and ``response_body`` (the claiming event's answer;
+    ``None`` if that event is gone), or ``None`` when there is no live key (expired
+    ones are deleted)."""
     found = _LOOKUP.execute(conn, {"source_id": source_id, "key": key})
     if found is None:
         return None
@@ -51,14 +65,13 @@ def lookup(conn: sa.Connection, source_id: str, key: str, now: datetime) -> dict
 
 
 def insert_params(
-    source_id: str, key: str, event_id: str, response_body: str, now: datetime, expires_at: datetime
+    source_id: str, key: str, event_id: str, now: datetime, expires_at: datetime
 ) -> dict[str, Any]:
-    """One row for :data:`INSERT`."""
+    """One row for :data:`INSERT`: ``event_id`` claims ``key`` until ``expires_at``."""
     return {
         "source_id": source_id,
         "key": key,
         "event_id": event_id,
-        "response_body": response_body,
         "created_at": now,
         "expires_at": expires_at,
     }

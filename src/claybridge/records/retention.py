@@ -3,8 +3,9 @@
 :func:`prune` deletes, older than a cutoff: events, settled deliveries (delivered or
 dead, by creation time) with their attempts, attempts of any delivery, finished runs
 (completed, failed, cancelled), and expired idempotency keys. Pending, in-flight and
-failed-awaiting-retry deliveries, and queued, running or waiting runs, are kept however
-old they are. Each table is pruned in slices so a big backlog does not hold the write
+failed-awaiting-retry deliveries, queued, running or waiting runs, and events whose
+idempotency key is still live (a repeat is answered with that event's answer) are kept
+however old they are. Each table is pruned in slices so a big backlog does not hold the write
 lock for long.
 """
 
@@ -61,9 +62,13 @@ def prune(db: Database, cutoff: datetime, now: datetime) -> dict[str, int]:
             runs,
             sa.and_(runs.c.created_at < cutoff, runs.c.status.not_in(rq.ACTIVE)),
         ),
-        "events": _delete_slices(db, events, events.c.received_at < cutoff),
     }
+    # Expired keys first: the keys left are live, and their events stay.
     with db.write() as conn:
         result = conn.execute(idempotency_keys.delete().where(idempotency_keys.c.expires_at < now))
         counts["idempotency_keys"] = int(result.rowcount or 0)
+    live = sa.select(idempotency_keys.c.event_id)
+    counts["events"] = _delete_slices(
+        db, events, sa.and_(events.c.received_at < cutoff, events.c.id.not_in(live))
+    )
     return counts
