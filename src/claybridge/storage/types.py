@@ -12,9 +12,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 _CENT = Decimal("0.01")
 
 
-# A request writes one timestamp into several columns of several tables: every SQLite
-# binder shares this one-entry memo (value, text). Replacing the list's contents is atomic.
-_LAST_SQLITE_TIMESTAMP: list[Any] = [None, None]
+# A request writes one timestamp into several columns of several tables, and a batch's
+# rows are written table by table (its upserts as they run, its event and key rows at the
+# end), so the same values come back a batch apart: every SQLite binder shares this memo
+# of recent values (datetime -> text). Cleared when full; dict operations are atomic.
+_SQLITE_TIMESTAMPS: dict[datetime, str] = {}
+_MEMO_SIZE = 2048
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -42,19 +45,21 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        last = _LAST_SQLITE_TIMESTAMP
+        memo = _SQLITE_TIMESTAMPS
 
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            seen, text = last
-            if value is seen:
-                return text  # type: ignore[no-any-return]
+            text = memo.get(value)
+            if text is not None:
+                return text
             if value.tzinfo is None:
                 raise ValueError("naive datetime: Claybridge stores UTC-aware times only")
             utc = value if value.tzinfo is UTC else value.astimezone(UTC)
             text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
-            last[:] = [value, text]
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[value] = text
             return text
 
         return process
