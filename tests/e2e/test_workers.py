@@ -151,8 +151,10 @@ def test_two_workers_on_postgresql_send_each_delivery_once(
 ) -> None:
     """Two worker processes share one queue with SKIP LOCKED: every delivery exactly once."""
     total = 400
-    enqueue(db, f"{receiver.url}/sink", total, concurrency=50)
-    receiver.reply_with(default=Reply(hang=0.01))
+    # ~2 s of work for one worker alone, so the later of the two to start (imports take
+    # a variable second on a busy machine) still finds work left to take.
+    enqueue(db, f"{receiver.url}/sink", total, concurrency=10)
+    receiver.reply_with(default=Reply(hang=0.05))
     with worker_process(database_url, tmp_path), worker_process(database_url, tmp_path):
         wait_until(lambda: statuses(db)["delivered"] == total, timeout=60)
     counts = received(receiver)
