@@ -107,9 +107,11 @@ def test_sigkill_mid_batch_loses_nothing(
 ) -> None:
     """Kill -9 a worker with deliveries in flight: a new worker delivers every one; the
     only duplicates are those the dead worker held under its lease."""
-    total, cap = 120, 20
+    # ~1.5 s of sending, the kill after the first 40: margin enough that a busy machine
+    # (slow polling here) still kills mid-way.
+    total, cap = 300, 20
     enqueue(db, f"{receiver.url}/sink", total, concurrency=cap)
-    receiver.reply_with(default=Reply(hang=0.05))
+    receiver.reply_with(default=Reply(hang=0.1))
     with worker_process(database_url, tmp_path) as first:
         wait_until(lambda: receiver.count() >= 40, timeout=30)
         first.send_signal(signal.SIGKILL)

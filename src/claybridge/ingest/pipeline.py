@@ -230,19 +230,19 @@ def _replay(
     owner: dict[str, Any],
 ) -> IngestResponse:
     """Answer a repeat with the original answer, and log it as a duplicate."""
-    stored = owner["response_body"]
+    stored = owner["response_body"]  # text from the database, bytes from the scratchpad
     if stored is None:
         # The claiming event left the log (retention keeps events whose key is live, so
-        # only one pruned by hand gets here): the repeat is still not applied again.
-        stored = orjson.dumps(
+        # only one deleted by hand gets here): the repeat is still not applied again.
+        payload = orjson.dumps(
             {
                 "ok": True,
                 "event_id": owner["event_id"],
                 "note": "a repeat; the first answer is no longer stored",
             }
-        ).decode()
-    # Text from the database, bytes from the scratchpad (a repeat in the same batch).
-    payload = stored if isinstance(stored, bytes) else stored.encode()
+        )
+    else:
+        payload = stored if isinstance(stored, bytes) else stored.encode()
     row = _event_row(event_id, source, req, headers, parsed, 200, payload, None)
     row.update(status=events.DUPLICATE, note=f"repeat of {owner['event_id']}")
     defer_insert(conn, events.INSERT_PREPARED, row)

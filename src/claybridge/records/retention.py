@@ -5,8 +5,8 @@ dead, by creation time) with their attempts, attempts of any delivery, finished 
 (completed, failed, cancelled), and expired idempotency keys. Pending, in-flight and
 failed-awaiting-retry deliveries, queued, running or waiting runs, and events whose
 idempotency key is still live (a repeat is answered with that event's answer) are kept
-however old they are. Each table is pruned in slices so a big backlog does not hold the write
-lock for long.
+however old they are. Each table is pruned in slices so a big backlog does not hold the
+write lock for long.
 """
 
 from __future__ import annotations
