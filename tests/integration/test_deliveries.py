@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -278,3 +279,21 @@ def test_metrics_expose_queue_and_latency(
     assert "claybridge_oldest_due_delivery_age_seconds 0.0" in text
     assert "claybridge_delivery_attempt_latency_seconds_count 1.0" in text
     assert 'claybridge_runs{status="queued"} 0.0' in text
+
+
+def test_metrics_count_this_process_group_commits(
+    gateway: httpx.Client, source: SourceInfo
+) -> None:
+    """/metrics counts the group commits and the ingest requests they carried."""
+
+    def counter(text: str, name: str) -> float:
+        return float(re.search(rf"^{name}_total (\S+)$", text, re.M).group(1))  # type: ignore[union-attr]
+
+    before = gateway.get("/metrics").text
+    for _ in range(3):
+        post_row(gateway, source, ROW)
+    after = gateway.get("/metrics").text
+    jobs = counter(after, "claybridge_ingest_commit_jobs")
+    assert jobs - counter(before, "claybridge_ingest_commit_jobs") == 3
+    batches = counter(after, "claybridge_ingest_commit_batches")
+    assert 1 <= batches - counter(before, "claybridge_ingest_commit_batches") <= 3

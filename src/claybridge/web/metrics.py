@@ -11,6 +11,11 @@ Exposed: ``claybridge_events{source,outcome}`` (events in the log), ``claybridge
 delivery_age_seconds``, ``claybridge_delivery_attempt_latency_seconds`` (histogram, last
 hour), ``claybridge_runs{status}``, ``claybridge_destination_circuit_open{destination}``,
 and per Clay webhook ``claybridge_clay_webhook_submissions``, ``…_limit`` and ``…_state``.
+
+Two figures are this process's own, since it started (labelled ``process`` in HELP):
+``claybridge_ingest_commit_batches_total`` and ``claybridge_ingest_commit_jobs_total``,
+the group commits and the requests they carried; jobs / batches is the mean batch size,
+the first thing to look at when ingest throughput or latency changes.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from claybridge.records import deliveries, delivery_log, runs
@@ -96,6 +101,17 @@ class DatabaseCollector(Collector):
                 circuit.add_metric([name], 1.0 if state == "open" else 0.0)
             yield circuit
             yield from self._clay(conn)
+        committer = self.state.committer
+        yield CounterMetricFamily(
+            "claybridge_ingest_commit_batches",
+            "Group commits run by this process since it started",
+            value=committer.batches,
+        )
+        yield CounterMetricFamily(
+            "claybridge_ingest_commit_jobs",
+            "Ingest requests carried by this process's group commits since it started",
+            value=committer.jobs,
+        )
 
     def _clay(self, conn: sa.Connection) -> Iterator[Any]:
         labels = ["destination", "position"]
