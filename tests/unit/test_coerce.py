@@ -39,6 +39,19 @@ def test_number_accepts_human_formats(raw: object, expected: str) -> None:
     assert coerce.number(raw) == Decimal(expected)
 
 
+def test_number_fast_path_agrees_with_the_full_rules() -> None:
+    """Every common amount shape read directly gives what the full rules give."""
+    shapes = []
+    for whole in ("0", "7", "42", "999", "1,000", "12,345", "120,000", "1,234,567", "1000000"):
+        for fraction in ("", ".5", ".50", ".05"):
+            shapes += [whole + fraction, "$" + whole + fraction]
+    for raw in shapes:
+        assert coerce._PLAIN_AMOUNT.match(raw), raw
+        assert coerce.number(raw) == coerce._number_by_rules(raw), raw
+    for raw in ("1.500", "0.125", "1,23", "12,34,567", "$ 5", "5$"):  # left to the full rules
+        assert not coerce._PLAIN_AMOUNT.match(raw), raw
+
+
 @pytest.mark.parametrize("raw", [None, "", "   "])
 def test_number_blank_means_no_value(raw: object) -> None:
     """An empty cell or a missing key is "no value", not zero."""

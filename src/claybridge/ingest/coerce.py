@@ -32,6 +32,11 @@ _CURRENCY_CODES = frozenset(
 _SYMBOLS = "$€£¥₹"
 _SUFFIXES = {"k": 3, "m": 6, "mm": 6, "b": 9, "bn": 9}
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+_SUFFIX_ORDER = tuple(sorted(_SUFFIXES, key=len, reverse=True))  # longest first: "mm" before "m"
+# The shapes most cells have (``120000``, ``$120,000``, ``$120,000.50``, ``99.5``): read
+# directly. Every value this admits reads the same under the full rules below (comma
+# groups of exactly three, a dot with at most two decimals is never the ambiguous case).
+_PLAIN_AMOUNT = re.compile(r"^\$?(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?$")
 
 
 def is_blank(value: Any) -> bool:
@@ -122,6 +127,15 @@ def number(value: Any) -> Decimal | None:
     original = value.strip()
     if original.isascii() and original.isdigit():  # the common plain cell: "120000"
         return Decimal(original)
+    plain = _PLAIN_AMOUNT.match(original)
+    if plain is not None:
+        whole, fraction = plain.groups()
+        return Decimal(whole.replace(",", "") + (fraction or ""))
+    return _number_by_rules(original)
+
+
+def _number_by_rules(original: str) -> Decimal:
+    """``original`` (stripped, non-blank text) read by the full rules of the module doc."""
     s = _strip_currency(original)
     negative = s.startswith("(") and s.endswith(")")
     if negative:
@@ -129,7 +143,7 @@ def number(value: Any) -> Decimal | None:
     s = s.replace(" ", "").replace("\u00a0", "").replace("_", "")
     lowered = s.lower()
     exponent = 0
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+    for suffix in _SUFFIX_ORDER:
         if lowered.endswith(suffix) and lowered[: -len(suffix)][-1:].isdigit():
             exponent = _SUFFIXES[suffix]
             s = s[: -len(suffix)]
