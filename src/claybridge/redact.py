@@ -65,6 +65,10 @@ def has_secrets(value: Any) -> bool:
     return scan(value, max_depth=1 << 30)[1]
 
 
+# A tuple, not ``dict | list``: a union object is built on every evaluation.
+_CONTAINERS = (dict, list)
+
+
 def scan(value: Any, max_depth: int) -> tuple[int, bool]:
     """One walk over a parsed body: ``(depth, has_secrets)``.
 
@@ -83,8 +87,8 @@ def scan(value: Any, max_depth: int) -> tuple[int, bool]:
             for k, v in item.items():
                 if not secrets and is_secret_name(str(k)):
                     secrets = True
-                if isinstance(v, dict | list):
+                if isinstance(v, _CONTAINERS):
                     stack.append((v, depth + 1))
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+            stack.extend((v, depth + 1) for v in item if isinstance(v, _CONTAINERS))
     return deepest, secrets

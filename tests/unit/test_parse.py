@@ -56,3 +56,10 @@ def test_reports_secret_named_keys_at_any_depth() -> None:
     """The parse walk also says whether the body has keys to redact."""
     assert parse_object(b'{"a": [{"api_key": "k"}]}')[1] is True
     assert parse_object(b'{"a": [{"b": "c"}]}')[1] is False
+
+
+def test_flat_rows_report_secret_keys_too() -> None:
+    """A flat row (the shortcut without a walk) still reports secret-named keys."""
+    assert parse_object(b'{"name": "Acme", "API_Key": "k"}')[1] is True
+    assert parse_object(b'{"name": "Acme", "notes": "a {brace} and a token word"}')[1] is False
+    assert parse_object(b'{"name": "Acme {x}", "nested": {"password": "p"}}')[1] is True

@@ -44,15 +44,22 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+# Type tuples, not ``A | B``: a union object is built on every evaluation.
+_NOT_TEXT = (bool, dict, list)
+_NUMERIC = (int, float)
+
+
 def text(value: Any) -> str | None:
     """A trimmed string; numbers are accepted and rendered; objects and lists are not."""
-    if is_blank(value):
+    if type(value) is str:  # nearly every Clay cell
+        return value.strip() or None
+    if value is None:
         return None
-    if isinstance(value, bool | dict | list):
+    if isinstance(value, _NOT_TEXT):
         raise ValueError("expected text")
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMERIC):
         return str(value)
-    return str(value).strip()
+    return str(value).strip() or None
 
 
 _CURRENCY_AFFIX = re.compile(

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from claybridge.errors import InvalidBody
-from claybridge.redact import scan
+from claybridge.redact import is_secret_name, scan
 
 MAX_DEPTH = 64
 
@@ -60,6 +60,10 @@ def parse_object(raw: bytes) -> tuple[dict[str, Any], bool]:
             f"the request body must be a JSON object, not {_json_type(value)}",
             code="invalid_body",
         )
+    if raw.count(b"{") == 1 and b"[" not in raw:
+        # One brace in the whole text: a flat object (the usual Clay row), so only its
+        # own keys can be secret-named. (A brace inside a string only sends us the long way.)
+        return value, any(map(is_secret_name, value))
     depth, secrets = scan(value, MAX_DEPTH)
     if depth > MAX_DEPTH:
         raise InvalidBody(

@@ -85,6 +85,9 @@ class CompiledAction:
     run_key: Path | None = None  # trigger_workflow: idempotency key; clay_*: request id
     external_id: Path | None = None
     callback: bool = False
+    # Every field reads ``body.<its own name>``: the body itself is the field mapping
+    # (the clay-customers default), with no per-field lookups.
+    body_as_fields: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,11 @@ def _compile_action(index: int, spec: ActionSpec) -> CompiledAction:
             _field(name, spec.fields.get(name), f"body.{name}", by_name=True)
             for name in CUSTOMER_FIELDS
         )
-        return CompiledAction(index, spec.kind, condition, fields)
+        as_body = all(
+            f.path is not None and f.path.root == "body" and f.path.segments == (f.name,)
+            for f in fields
+        )
+        return CompiledAction(index, spec.kind, condition, fields, body_as_fields=as_body)
     if spec.kind in ("forward", "trigger_workflow", "clay_submit", "complete_request"):
         key_path = spec.idempotency_key or spec.request_id
         if spec.kind == "complete_request" and key_path is None:
@@ -245,7 +252,11 @@ def _plan_action(
                 error or f"condition {action.condition.source!r} is false",
             )
     if action.kind == "upsert_customer":
-        raw = {f.name: f.resolve(event) for f in action.fields}
+        body = event["body"]
+        if action.body_as_fields and isinstance(body, dict):
+            raw = body  # parse_customer reads only its own field names
+        else:
+            raw = {f.name: f.resolve(event) for f in action.fields}
         try:
             customer = parse_customer(raw, date_order=date_order)
         except ClaybridgeError as exc:
@@ -313,10 +324,13 @@ def _set(target: dict[str, Any], segments: tuple[str, ...], value: Any) -> None:
         target[segments[-1]] = value
 
 
+_SCALARS = (str, int, float)  # a tuple: ``A | B`` builds a union on every call
+
+
 def event_name(config: CompiledConfig, event: dict[str, Any]) -> str | None:
     """The event's name from ``event_path``, or the source's default."""
     raw = config.event_path.resolve(event)
-    name = str(raw).strip() if isinstance(raw, str | int | float) else ""
+    name = str(raw).strip() if isinstance(raw, _SCALARS) else ""
     return name or config.default_event
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,15 +24,26 @@ from sqlalchemy.sql.compiler import SQLCompiler
 Processor = Callable[[Any], Any] | None
 
 
+def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """``names``' values of a mapping, as a tuple, in one C call (even for one name)."""
+    if len(names) == 1:
+        one = itemgetter(names[0])
+        return lambda mapping: (one(mapping),)
+    return itemgetter(*names)
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     names: tuple[str, ...]  # bind names, in order for positional paramstyles
     positional: bool
-    binds: tuple[tuple[str, Processor], ...]
-    # Result processors need the driver's column type codes (cursor.description), so
-    # they are built on the first execution that returns rows.
-    results: list[tuple[str, Processor]]
+    values: Callable[[Any], tuple[Any, ...]]  # params -> bind values, in ``names`` order
+    # Only the binds that convert (most columns are text that goes as is): index, processor.
+    convert: tuple[tuple[int, Callable[[Any], Any]], ...]
+    # Result columns: keys, and the columns that convert. Result processors need the
+    # driver's column type codes (cursor.description), so they are set on the first
+    # execution that returns rows.
+    results: list[Any]
 
 
 def _wrapped(conn: sa.Connection, sql: str, params: Any, exc: Exception) -> sa.exc.DBAPIError:
@@ -65,26 +77,27 @@ class Prepared:
             assert isinstance(compiled, SQLCompiler)
             binds = compiled.binds
             names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(binds)
+            processors = [
+                binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+            ]
             found = _Compiled(
                 sql=compiled.string,
                 names=names,
                 positional=dialect.positional,
-                binds=tuple(
-                    (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-                    for name in (names if dialect.positional else binds)
-                ),
+                values=_getter(names),
+                convert=tuple((i, p) for i, p in enumerate(processors) if p is not None),
                 results=[],
             )
             self._by_dialect[dialect.name] = found
         return found
 
     def _bind(self, compiled: _Compiled, params: dict[str, Any]) -> Any:
-        # NULL needs no conversion: skip the processor call for None (a third of values).
-        if compiled.positional:
-            return [v if (v := params[n]) is None or p is None else p(v) for n, p in compiled.binds]
-        return {
-            n: (v if (v := params[n]) is None or p is None else p(v)) for n, p in compiled.binds
-        }
+        values = list(compiled.values(params))
+        for i, process in compiled.convert:
+            value = values[i]
+            if value is not None:  # NULL needs no conversion (a third of values)
+                values[i] = process(value)
+        return values if compiled.positional else dict(zip(compiled.names, values, strict=True))
 
     def execute(self, conn: sa.Connection, params: dict[str, Any]) -> dict[str, Any] | None:
         """Run once; returns the first ``returning`` row as a dict, if any."""
@@ -101,19 +114,27 @@ class Prepared:
             row = cursor.fetchone()
             if not compiled.results and cursor.description:
                 dialect = conn.dialect
-                # Slice assignment: idempotent if two threads get here at once.
-                compiled.results[:] = [
-                    (col.key, col.type.dialect_impl(dialect).result_processor(dialect, desc[1]))
+                processors = [
+                    col.type.dialect_impl(dialect).result_processor(dialect, desc[1])
                     for col, desc in zip(self._returning, cursor.description, strict=True)
+                ]
+                # Slice assignment: idempotent if two threads get here at once.
+                pairs = zip(self._returning, processors, strict=True)
+                compiled.results[:] = [
+                    tuple(col.key for col in self._returning),
+                    tuple((col.key, p) for col, p in pairs if p is not None),
                 ]
         finally:
             cursor.close()
         if row is None:
             return None
-        return {
-            key: (value if value is None or proc is None else proc(value))
-            for (key, proc), value in zip(compiled.results, row, strict=True)
-        }
+        keys, convert = compiled.results
+        out = dict(zip(keys, row, strict=True))
+        for key, process in convert:
+            value = out[key]
+            if value is not None:
+                out[key] = process(value)
+        return out
 
     def execute_many(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Run once per row with the driver's ``executemany`` (no ``returning``)."""
