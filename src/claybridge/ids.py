@@ -16,12 +16,18 @@ _last_ms = 0
 _counter = 0
 
 
+_VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
+
+
 def uuid7_hex(unix_ms: int | None = None) -> str:
     """A new UUIDv7 as 32 hex characters; ``unix_ms`` overrides the time (tests)."""
     global _last_ms, _counter
-    ms = int(time.time() * 1000) if unix_ms is None else unix_ms
+    ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
     with _lock:
-        if ms <= _last_ms:
+        if ms > _last_ms:
+            _last_ms = ms
+            _counter = 0
+        else:
             # Same (or earlier) millisecond: keep order with a 12-bit counter, and
             # borrow the next millisecond when it overflows.
             _counter += 1
@@ -29,18 +35,10 @@ def uuid7_hex(unix_ms: int | None = None) -> str:
                 _last_ms += 1
                 _counter = 0
             ms = _last_ms
-        else:
-            _last_ms = ms
-            _counter = 0
         counter = _counter
     # Ids are identifiers, not secrets (tokens come from ``secrets``): a fast PRNG is fine.
-    rand = random.getrandbits(62)
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80
-    value |= 0x7 << 76  # version
-    value |= counter << 64
-    value |= 0b10 << 62  # variant
-    value |= rand
-    return f"{value:032x}"
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | counter << 64 | _VERSION_AND_VARIANT
+    return f"{value | random.getrandbits(62):032x}"
 
 
 def new_id(prefix: str) -> str:

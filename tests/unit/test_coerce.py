@@ -136,6 +136,27 @@ def test_domain_normalises_to_the_same_customer(raw: str) -> None:
     assert coerce.domain(raw) == "acme.com"
 
 
+def test_domain_fast_pattern_finds_the_same_host() -> None:
+    """Every URL the one-pattern path reads gives the host the general steps give."""
+    urls = [
+        "https://www.Acme.com/about",
+        "http://acme.com:8080",
+        "acme.com.",
+        "sub.acme.co.uk?x=1",
+        "https://acme.com#top",
+        "https://-bad-.com/",
+        "acme.com:8080:9",
+        "1.2.3.4",
+    ]
+    for url in urls:
+        plain = coerce._PLAIN_URL.match(url)
+        if plain is not None:
+            assert plain.group(1).rstrip(".").lower() == coerce._host_of(url), url
+    general = ("HTTPS://a.com", "https://u:p@a.com/", "//a.com", "https://[::1]/", "a.com:")
+    for url in general:
+        assert coerce._PLAIN_URL.match(url) is None, url
+
+
 def test_domain_keeps_subdomains_and_converts_idna() -> None:
     """Only www. is dropped; international names become their ASCII form."""
     assert coerce.domain("https://eu.acme.co.uk/") == "eu.acme.co.uk"

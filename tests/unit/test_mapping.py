@@ -76,6 +76,16 @@ def test_conditions_see_numbers_and_missing_keys() -> None:
     assert error is not None
 
 
+def test_conditions_read_keys_named_like_dict_methods() -> None:
+    """A row's ``items``, ``update`` or ``keys`` column is read as that column's value."""
+    row = view({"items": "3", "update": "", "keys": "a", "nested": {"values": "7"}})
+    names = {"body": row, "headers": view({})}
+    assert compile_condition("body.items == 3 and body.keys == 'a'").evaluate(names) == (True, None)
+    assert compile_condition("body.update").evaluate(names) == (False, None)
+    assert compile_condition("body.nested.values > 5").evaluate(names) == (True, None)
+    assert compile_condition("len(body) == 4 and body['items'] == 3").evaluate(names)[0]
+
+
 @pytest.mark.parametrize(
     "bad", ["body.x >=", "os.system('x')", "body.__class__", "[x for x in body]", "lambda: 1"]
 )

@@ -231,20 +231,14 @@ def calendar_date(value: Any, order: str = "MDY") -> date | None:
     raise ValueError(f"{s!r} is not a date; send ISO 2026-03-01 or March 1, 2026")
 
 
+# An http(s) URL or a bare host with no credentials, brackets or odd port: the host is
+# group 1 (the general steps in domain() give the same host for every such value).
+_PLAIN_URL = re.compile(r"(?:https?://)?([A-Za-z0-9.-]+)(?::\d+)?(?:[/?#]|$)")
 _HOSTNAME = re.compile(r"^(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
-def domain(value: Any) -> str | None:
-    """The normalised website domain of a URL or bare host name.
-
-    Scheme, credentials, ``www.``, path, query, port, case and a trailing dot are
-    removed, and international names are converted to their ASCII (IDNA) form, so
-    ``https://www.Acme.com/about`` and ``acme.com`` give the same domain. A value with
-    no plausible public host name (no dot, an IP address, bad characters) is refused.
-    """
-    raw = text(value)
-    if raw is None:
-        return None
+def _host_of(raw: str) -> str:
+    """The lower-cased host of a URL or bare host name (before ``www.`` and checks)."""
     host = raw
     scheme_end = host.find("://")
     if scheme_end != -1:
@@ -258,7 +252,23 @@ def domain(value: Any) -> str | None:
     host = host.rpartition("@")[2]
     if host.startswith("["):
         raise ValueError(f"{raw!r} is an IP address, not a domain")
-    host = host.partition(":")[0].rstrip(".").lower()
+    return host.partition(":")[0].rstrip(".").lower()
+
+
+def domain(value: Any) -> str | None:
+    """The normalised website domain of a URL or bare host name.
+
+    Scheme, credentials, ``www.``, path, query, port, case and a trailing dot are
+    removed, and international names are converted to their ASCII (IDNA) form, so
+    ``https://www.Acme.com/about`` and ``acme.com`` give the same domain. A value with
+    no plausible public host name (no dot, an IP address, bad characters) is refused.
+    """
+    raw = text(value)
+    if raw is None:
+        return None
+    plain = _PLAIN_URL.match(raw)
+    # The usual cell is read by one pattern; it gives the host _host_of would.
+    host = plain.group(1).rstrip(".").lower() if plain is not None else _host_of(raw)
     if host.startswith("www."):
         host = host[4:]
     if not host:

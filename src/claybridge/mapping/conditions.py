@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,13 +45,44 @@ _PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 MAX_LENGTH = 1000
 
 
-class View(dict):  # type: ignore[type-arg]
+class View:
     """A body as conditions see it: a missing key reads as ``None``, and values are
     converted when read (numeric strings to numbers, blanks to ``None``, nested objects to
-    views), so an event pays only for the keys its conditions use."""
+    views), so an event pays only for the keys its conditions use.
+
+    Why not a ``dict`` subclass: ``body.items`` or ``body.update`` would then read the
+    dict's methods instead of the row's ``items`` and ``update`` keys (simpleeval tries
+    attributes first), and simpleeval re-checks every value of any dict an expression
+    touches (a full pass over the row per name). Keys are read as attributes here.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = dict(data)  # a copy: typed values set for a condition stay here
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # protocols (copy, pickle) are not keys
+            raise AttributeError(name)
+        return _convert(self._data.get(name))
 
     def __getitem__(self, key: Any) -> Any:
-        return _convert(dict.get(self, key))
+        return _convert(self._data.get(key))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __repr__(self) -> str:
+        return f"View({self._data!r})"
 
 
 def _convert(value: Any) -> Any:

@@ -199,12 +199,15 @@ class Plan:
     warnings: list[str]
 
 
-def _coerced(f: CompiledField, event: dict[str, Any]) -> Any:
-    raw = f.resolve(event)
-    try:
-        value = coerce_as(f.type, raw)
-    except ValueError as exc:
-        raise InvalidField(f"{f.label}: {exc}", field=f.label) from None
+def _coerced(f: CompiledField, event: dict[str, Any], typed: dict[str, Any] | None = None) -> Any:
+    """``f``'s coerced value; ``typed``: values already coerced for a condition."""
+    if typed is not None and f.name in typed:
+        value = typed[f.name]
+    else:
+        try:
+            value = coerce_as(f.type, f.resolve(event))
+        except ValueError as exc:
+            raise InvalidField(f"{f.label}: {exc}", field=f.label) from None
     if value is None and f.required:
         raise MissingField(f"{f.label} is required", field=f.label)
     return value
@@ -232,9 +235,11 @@ def _properties(path: Path | None, event: dict[str, Any]) -> dict[str, Any]:
 def _plan_action(
     action: CompiledAction, event: dict[str, Any], date_order: str, names: dict[str, Any] | None
 ) -> PlannedAction:
+    typed: dict[str, Any] | None = None  # field name -> value coerced for the condition
     if action.condition is not None:
         if names is None:
             names = {"body": view(event["body"]), "headers": view(event["headers"])}
+        typed = {}
         for f in action.fields:  # the condition sees declared fields with their types
             # Top-level body fields only: the view is a copy there (nested objects are
             # the event's own; they follow the default numeric-string rule).
@@ -242,7 +247,8 @@ def _plan_action(
             if top and f.path is not None and f.type != "any":
                 # An uncoercible value stays as sent; the action's validation reports it.
                 with contextlib.suppress(ValueError):
-                    _set(names["body"], f.path.segments, coerce_as(f.type, f.resolve(event)))
+                    typed[f.name] = coerce_as(f.type, f.resolve(event))
+                    names["body"][f.path.segments[0]] = typed[f.name]
         ok, error = action.condition.evaluate(names)
         if not ok:
             return PlannedAction(
@@ -291,7 +297,7 @@ def _plan_action(
         )
     assert action.key is not None
     key = _key(action.key, event)
-    values = {f.name: _coerced(f, event) for f in action.fields}
+    values = {f.name: _coerced(f, event, typed) for f in action.fields}
     return PlannedAction(
         action.index,
         action.kind,
@@ -312,16 +318,6 @@ def _optional_key(path: Path | None, event: dict[str, Any]) -> str | None:
     if len(key) > MAX_KEY:
         raise InvalidField(f"{path}: longer than {MAX_KEY} characters", field=str(path))
     return key or None
-
-
-def _set(target: dict[str, Any], segments: tuple[str, ...], value: Any) -> None:
-    for segment in segments[:-1]:
-        nxt = target.get(segment)
-        if not isinstance(nxt, dict):
-            return
-        target = nxt
-    if segments:
-        target[segments[-1]] = value
 
 
 _SCALARS = (str, int, float)  # a tuple: ``A | B`` builds a union on every call

@@ -17,8 +17,11 @@ _TRUE = frozenset({"true", "yes", "y", "1", "on", "checked"})
 _FALSE = frozenset({"false", "no", "n", "0", "off", "unchecked"})
 
 
+_STRUCTURES = (dict, list)  # a tuple: ``dict | list`` builds a union on every call
+
+
 def _string(value: Any) -> str | None:
-    if isinstance(value, dict | list):
+    if isinstance(value, _STRUCTURES):
         raise ValueError("expected text, got an object or list")
     return coerce.text(value)
 
