@@ -15,6 +15,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from claybridge.ingest.committer import run_jobs
+from claybridge.ingest.pipeline import IngestJob, IngestRequest
 from claybridge.records import idempotency
 from claybridge.records.retention import prune
 from claybridge.storage.database import Database
@@ -153,6 +155,61 @@ def test_repeat_whose_first_event_is_gone_is_still_not_applied(
     assert again.json()["event_id"] == first["event_id"]
     assert "no longer stored" in again.json()["note"]
     assert admin.get("/v1/people/ada@example.com").json()["person"]["full_name"] == "Ada"
+
+
+def _request(src: dict[str, Any], body: dict[str, Any], token_ok: bool = True) -> Any:
+    auth = src["auth"]["Authorization"] if token_ok else "Bearer wrong"
+    return IngestRequest(
+        source_key=src["path"].rsplit("/", 1)[1],
+        headers=[("authorization", auth), ("content-type", "application/json")],
+        body=json.dumps(body).encode(),
+        received_at=now(),
+        max_body_bytes=1 << 20,
+        authorization=auth,
+    )
+
+
+def test_a_batch_reads_its_keys_in_one_query(
+    admin: httpx.Client, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One batch: stored, new, repeated-in-batch, expired and unkeyed rows, one key query."""
+    src = _source(admin)
+    first = admin.post(src["path"], json=ROW, headers=src["auth"])
+    admin.post(src["path"], json={**ROW, "clay_row_id": "old"}, headers=src["auth"])
+    with db.write() as conn:
+        conn.execute(
+            idempotency_keys.update()
+            .where(idempotency_keys.c.key == "old")
+            .values(expires_at=now() - timedelta(seconds=1))
+        )
+
+    def alone(*_args: Any) -> None:
+        raise AssertionError("a key the batch read together was read again alone")
+
+    monkeypatch.setattr(idempotency, "lookup", alone)
+    statements: list[str] = []
+    sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    bodies = [
+        (ROW, True),  # stored: a repeat
+        ({**ROW, "clay_row_id": "row_2"}, True),  # new
+        ({**ROW, "clay_row_id": "row_2", "full_name": "Twice"}, True),  # repeat in batch
+        ({**ROW, "clay_row_id": "old"}, True),  # expired: applied again
+        ({"email": "b@example.com"}, True),  # no key: applied, with a note
+        ({**ROW, "clay_row_id": "row_3"}, False),  # wrong token
+    ]
+    jobs = [IngestJob(_request(src, body, ok)) for body, ok in bodies]
+    with db.writer.begin() as conn:
+        answers = run_jobs(conn, jobs)  # type: ignore[arg-type]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 200, 401]
+    replayed = [a.headers == [(b"idempotent-replayed", b"true")] for a in answers]
+    assert replayed == [True, False, True, False, False, False]
+    assert answers[0].payload == first.content
+    assert answers[2].body["event_id"] == answers[1].body["event_id"]
+    assert "without idempotency" in answers[4].body["warnings"][0]
+    assert len([s for s in statements if "idempotency_keys" in s and "SELECT" in s]) == 1
+    with db.read() as conn:
+        claimed = conn.execute(sa.select(idempotency_keys.c.key)).scalars().all()
+    assert sorted(claimed) == ["old", "row_1", "row_2"]
 
 
 def test_fifty_concurrent_repeats_apply_once(admin: httpx.Client, db: Database) -> None:

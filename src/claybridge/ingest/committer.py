@@ -70,9 +70,21 @@ def defer_insert(conn: sa.Connection, insert: Prepared, row: dict[str, Any]) -> 
 
 
 def run_jobs(conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]]) -> list[Any]:
-    """Run ``jobs`` with a fresh scratchpad, then flush their deferred inserts."""
+    """Run ``jobs`` with a fresh scratchpad, then flush their deferred inserts.
+
+    A job may have a ``prepare_batch(conn, jobs)`` (static) method: it runs once for
+    all the batch's jobs that share it, before the first job, to read together what
+    they would each read alone (it must not change what any job decides).
+    """
     conn.info[_SCOPE] = {}
     try:
+        groups: dict[Any, list[Any]] = {}
+        for job in jobs:
+            prepare = getattr(type(job), "prepare_batch", None)
+            if prepare is not None:
+                groups.setdefault(prepare, []).append(job)
+        for prepare, group in groups.items():
+            prepare(conn, group)
         results = [job(conn) for job in jobs]
         for insert, rows in batch_scope(conn).get("inserts", {}).items():
             insert.execute_many(conn, rows)

@@ -21,7 +21,7 @@ from claybridge.clock import Clock
 from claybridge.config import Settings
 from claybridge.errors import error_body
 from claybridge.ingest.committer import Committer
-from claybridge.ingest.pipeline import IngestRequest, IngestResponse, handle
+from claybridge.ingest.pipeline import IngestJob, IngestRequest, IngestResponse
 from claybridge.secretbox import SecretBox
 
 PREFIX = "/hooks/"
@@ -100,7 +100,7 @@ class HooksEndpoint:
             base_url=self._settings.base_url,
         )
         try:
-            response = await self._committer.submit(lambda conn: handle(conn, request))
+            response = await self._committer.submit(IngestJob(request))
         except sa.exc.DBAPIError as exc:
             log.error("storage error on ingest", source_key=key, error=repr(exc))
             response = IngestResponse(

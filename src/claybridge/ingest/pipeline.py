@@ -62,6 +62,9 @@ class IngestRequest:
     body_secrets: bool | None = None  # set once parsed: secret-named keys in the body?
     replay_of: str | None = None  # an event re-run from the log (no idempotency check)
     base_url: str = ""  # where Clay reaches Claybridge (callback URLs)
+    # The body parsed by the batch's key prefetch (see IngestJob), with its secrets flag;
+    # handle() still authenticates and checks the size before it uses it.
+    preparsed: tuple[dict[str, Any], bool] | None = None
 
 
 @dataclass(slots=True)
@@ -105,12 +108,7 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     if not SOURCE_KEY.match(req.source_key):
         return IngestResponse(404, error_body("unknown_source", "no source has this URL"))
     scope = batch_scope(conn)
-    # One read per source per batch: every job in a batch shares one transaction (one
-    # snapshot), so a rotation committed before the batch is seen by all of it.
-    cache = scope.setdefault("sources", {})
-    if req.source_key not in cache:
-        cache[req.source_key] = sources.by_key(conn, req.source_key)
-    source = cache[req.source_key]
+    source = _source(conn, scope, req.source_key)
     if source is None:
         return IngestResponse(404, error_body("unknown_source", "no source has this URL"))
     event_id = new_id("evt")
@@ -130,7 +128,10 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
                 _verify_signature(config, req)
             if req.body is None:
                 raise PayloadTooLarge(f"the request body is larger than {req.max_body_bytes} bytes")
-            parsed, req.body_secrets = parse_object(req.body)
+            if req.preparsed is not None:
+                parsed, req.body_secrets = req.preparsed
+            else:
+                parsed, req.body_secrets = parse_object(req.body)
         config = compiled_config(source, req.box)
         event = {"body": parsed, "headers": headers}
         if not req.dry_run and not req.replay_of and config.idempotency_mode != "off":
@@ -138,7 +139,11 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
             if key is not None:
                 # Repeats within this batch are in the scratchpad (not yet written).
                 owner = scope.setdefault("keys", {}).get((source["id"], key))
-                if owner is None:
+                known = scope.get("known_keys", {})
+                if owner is None and (source["id"], key) in known:  # read by the prefetch
+                    found = known[(source["id"], key)]
+                    owner = idempotency.live(conn, source["id"], key, found, req.received_at)
+                elif owner is None:
                     owner = idempotency.lookup(conn, source["id"], key, req.received_at)
                 if owner is not None:
                     return _replay(conn, event_id, source, req, headers, parsed, owner)
@@ -214,6 +219,74 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
         r["kind"] in OUTBOUND and r["status"] in ("queued", "started", "completed") for r in results
     )
     return IngestResponse(200, response, payload, queued=queued)
+
+
+def _source(conn: sa.Connection, scope: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The source with ``key``, read once per batch: every job in a batch shares one
+    transaction (one snapshot), so a rotation committed before the batch is seen by all."""
+    cache = scope.setdefault("sources", {})
+    if key not in cache:
+        cache[key] = sources.by_key(conn, key)
+    found: dict[str, Any] | None = cache[key]
+    return found
+
+
+class IngestJob:
+    """:func:`handle` as a committer job; a batch of them reads its idempotency keys in
+    one query per source (:meth:`prepare_batch`) instead of one query per request."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request: IngestRequest) -> None:
+        self.request = request
+
+    def __call__(self, conn: sa.Connection) -> IngestResponse:
+        return handle(conn, self.request)
+
+    @staticmethod
+    def prepare_batch(conn: sa.Connection, jobs: list[IngestJob]) -> None:
+        """Read the stored keys of every request of the batch that has one.
+
+        Only requests that will reach the key check are read for: authenticated, on a
+        source with idempotency on and no signature scheme, with a body that parses (it
+        is kept for :func:`handle`) and a key in the body. Anything else is left to
+        :func:`handle`, which reads alone for a key the prefetch did not cover, so the
+        outcome is the same either way; only the number of queries changes. Runs in the
+        batch's transaction, before its first job: the keys claimed by earlier jobs of
+        the batch are in the scratchpad, and handle() looks there first.
+        """
+        scope = batch_scope(conn)
+        wanted: dict[str, list[str]] = {}
+        for job in jobs:
+            req = job.request
+            if req.dry_run or req.replay_of or req.trusted or req.body is None:
+                continue
+            source = (
+                _source(conn, scope, req.source_key) if SOURCE_KEY.match(req.source_key) else None
+            )
+            if source is None:
+                continue
+            config = compiled_config(source, req.box)
+            if config.idempotency_mode == "off" or config.signature_scheme != "none":
+                continue
+            if config.idempotency_path is not None and config.idempotency_path.root != "body":
+                continue
+            try:
+                _authenticate(source, req.authorization, scope.setdefault("tokens", set()))
+                req.preparsed = parse_object(req.body)
+            except ClaybridgeError:
+                continue
+            body = req.preparsed[0]
+            key, _note = event_key(
+                config.idempotency_mode, config.idempotency_path, {"body": body, "headers": {}}
+            )
+            if key is not None:
+                wanted.setdefault(source["id"], []).append(key)
+        known: dict[tuple[str, str], dict[str, Any] | None] = {}
+        for source_id, keys in wanted.items():
+            found = idempotency.lookup_many(conn, source_id, keys)
+            known.update(((source_id, k), found.get(k)) for k in keys)
+        scope["known_keys"] = known
 
 
 REPLAYED = [(b"idempotent-replayed", b"true")]

@@ -56,12 +56,51 @@ def lookup(conn: sa.Connection, source_id: str, key: str, now: datetime) -> dict
     ``None`` if that event is gone), or ``None`` when there is no live key (expired
     ones are deleted)."""
     found = _LOOKUP.execute(conn, {"source_id": source_id, "key": key})
+    return live(conn, source_id, key, found, now)
+
+
+def live(
+    conn: sa.Connection, source_id: str, key: str, found: dict[str, Any] | None, now: datetime
+) -> dict[str, Any] | None:
+    """``found`` (a row :func:`lookup` or :func:`lookup_many` read) if still live; an
+    expired one is deleted and ``None`` returned."""
     if found is None:
         return None
     if found["expires_at"] <= now:
         _DELETE.execute(conn, {"source_id": source_id, "key": key})
         return None
     return found
+
+
+_LOOKUP_MANY = (
+    sa.select(
+        keys.c.key,
+        keys.c.event_id,
+        sa.func.coalesce(events.c.response_body, keys.c.response_body).label("response_body"),
+        keys.c.expires_at,
+    )
+    .select_from(keys.outerjoin(events, events.c.id == keys.c.event_id))
+    .where(
+        keys.c.source_id == sa.bindparam("source_id"),
+        keys.c.key.in_(sa.bindparam("keys", expanding=True)),
+    )
+)
+
+
+def lookup_many(
+    conn: sa.Connection, source_id: str, wanted: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The stored rows of those of ``wanted`` keys that exist (live or not), by key: one
+    query for a whole batch, instead of one per request (see ``ingest.pipeline``)."""
+    rows = conn.execute(_LOOKUP_MANY, {"source_id": source_id, "keys": wanted})
+    return {
+        r.key: {
+            "event_id": r.event_id,
+            "response_body": r.response_body,
+            "expires_at": r.expires_at,
+        }
+        for r in rows
+    }
 
 
 def insert_params(
