@@ -273,7 +273,8 @@ class IngestJob:
                 continue
             try:
                 _authenticate(source, req.authorization, scope.setdefault("tokens", set()))
-                req.preparsed = parse_object(req.body)
+                if req.preparsed is None:  # a request re-run alone was parsed already
+                    req.preparsed = parse_object(req.body)
             except ClaybridgeError:
                 continue
             body = req.preparsed[0]
