@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from claybridge.cli import settle_heap
+from claybridge.cli import GC_THRESHOLDS, settle_heap
 
 
 class _Node:
@@ -18,10 +18,12 @@ class _Node:
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.disable()  # no automatic collection may free the cycle before settle_heap does
     yield
     gc.enable()
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 @pytest.mark.usefixtures("unfrozen")
@@ -36,3 +38,12 @@ def test_settle_heap_collects_garbage_then_freezes_what_is_left() -> None:
     assert ref() is None
     assert gc.get_freeze_count() > 0
     assert kept.me is kept
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_settle_heap_collects_the_young_generation_less_often() -> None:
+    """After settling, the youngest generation waits for many more allocations than
+    Python's default 700 before it is collected."""
+    settle_heap()
+    assert gc.get_threshold() == GC_THRESHOLDS
+    assert GC_THRESHOLDS[0] > 700

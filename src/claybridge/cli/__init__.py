@@ -114,6 +114,9 @@ def prune(
     )
 
 
+GC_THRESHOLDS = (20_000, 50, 100)
+
+
 def settle_heap() -> None:
     """Move everything built so far (modules, the app, its routes and schemas) out of
     the garbage collector's view, so a full collection only walks what requests create.
@@ -123,9 +126,16 @@ def settle_heap() -> None:
     with it and 38-51 ms after freezing (and +15-40% rows/s). Collecting first keeps
     today's garbage out of the frozen set. Done once, by the long-running commands only
     (tests build many apps in one process and must not pin them).
+
+    Then the youngest generation is collected every ``GC_THRESHOLDS[0]`` net
+    allocations instead of 700: a request allocates a few hundred containers, nearly
+    all freed by reference counting, and collecting every few requests mostly walked
+    the objects of the requests still in flight (3.6% of the instructions per ingested
+    row, measured with callgrind; 2.6% at 10,000). Cyclic garbage waits a little longer.
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _serve(host: str | None, port: int | None, *, worker: bool) -> None:
