@@ -64,8 +64,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.committer.start()
-        if state.checkpointer is not None:
-            state.checkpointer.start()
         stop = asyncio.Event()
         task = None
         if worker:
@@ -80,8 +78,6 @@ def create_app(
             if task is not None:
                 await task
             state.committer.stop()
-            if state.checkpointer is not None:
-                state.checkpointer.stop()
             state.db.dispose()
 
     admin = FastAPI(

@@ -10,7 +10,6 @@ from claybridge.config import Settings
 from claybridge.delivery.worker import Worker
 from claybridge.ingest.committer import Committer
 from claybridge.secretbox import SecretBox, load_key
-from claybridge.storage.checkpoint import WRITER_BACKSTOP_PAGES, Checkpointer
 from claybridge.storage.database import Database
 
 
@@ -26,18 +25,11 @@ class AppState:
     # Called after ingest commits work for the outbound queue: wakes an in-process worker.
     wake: Callable[[], None] = field(init=False)
     worker: Worker | None = field(init=False, default=None)
-    # SQLite: WAL checkpoints on a thread of their own (the writers' are a backstop).
-    checkpointer: Checkpointer | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.db = Database(
             self.settings.resolved_database_url,
             sqlite_synchronous=self.settings.sqlite_synchronous,
-            wal_autocheckpoint=WRITER_BACKSTOP_PAGES,
-        )
-        path = self.db.sqlite_path
-        self.checkpointer = (
-            Checkpointer(path, synchronous=self.settings.sqlite_synchronous) if path else None
         )
         # Lazy: the key file is read or created on first use, not at start.
         self.box = SecretBox(lambda: load_key(self.settings.data_dir, self.settings.secret_key))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -29,20 +28,9 @@ class Database:
     ``writer`` is the engine to open write transactions on (``BEGIN IMMEDIATE`` on SQLite).
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        sqlite_synchronous: str = "FULL",
-        pool_size: int = 5,
-        wal_autocheckpoint: int | None = None,
-    ) -> None:
-        """``wal_autocheckpoint``: SQLite's automatic checkpoint threshold in pages for
-        this handle's connections (SQLite's default, 1,000, when ``None``); the server
-        raises it when a :class:`~claybridge.storage.checkpoint.Checkpointer` runs."""
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self._wal_autocheckpoint = wal_autocheckpoint
         kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -66,8 +54,6 @@ class Database:
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
-            if self._wal_autocheckpoint is not None:
-                cursor.execute(f"PRAGMA wal_autocheckpoint={int(self._wal_autocheckpoint)}")
             cursor.close()
 
         @event.listens_for(self.engine, "begin")
@@ -86,14 +72,6 @@ class Database:
         """A write transaction: committed on success, rolled back on an exception."""
         with self.writer.begin() as conn:
             yield conn
-
-    @property
-    def sqlite_path(self) -> Path | None:
-        """The database file, for a file-backed SQLite database."""
-        if not self.is_sqlite:
-            return None
-        name = sa.engine.make_url(self.url).database
-        return Path(name) if name and name != ":memory:" else None
 
     def dispose(self) -> None:
         """Close every pooled connection."""
