@@ -18,6 +18,13 @@ idempotency cost (leads / leads_idem - 1), peak RSS, and checks that every 2xx a
 has its event stored. Targets: customers >= 0.2x and p99 <= 50 ms (issue 2), leads >=
 0.15x and idempotency <= 15% (issue 3), peak RSS < 150 MB.
 
+Ratios are paired: each round measures every target once, back to back, and a ratio is
+the median over rounds of (target / bare app *in that round*). Why: this VM's speed
+drifts by tens of percent over minutes (the bare app alone measured 25-33k requests/s
+within one run), so a ratio of medians taken minutes apart measured the drift as much
+as Claybridge. Rounds run in alternating order (forward, then backward), so that a
+steady drift favours no target; the per-round ratios are printed too.
+
     .venv/bin/python bench/ingest.py [--duration 10] [--rounds 3] [--connections 64]
 """
 
@@ -279,11 +286,11 @@ def make_source(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="claybridge-bench-"))
@@ -340,9 +347,10 @@ def main() -> int:
         for name, target in targets.items():
             run_wrk(wrk, target, scripts[name], args, args.warmup)
         # Alternate the targets so that drift on the machine hits all alike.
-        for _ in range(args.rounds):
-            for name, target in targets.items():
-                rounds[name].append(run_wrk(wrk, target, scripts[name], args, args.duration))
+        order = list(targets)
+        for number in range(args.rounds):
+            for name in order if number % 2 == 0 else order[::-1]:
+                rounds[name].append(run_wrk(wrk, targets[name], scripts[name], args, args.duration))
         rss = max(peak_rss_mb(proc.pid) for proc, _url in servers.values())
     finally:
         for proc, _url in servers.values():
@@ -373,14 +381,23 @@ def main() -> int:
     answered_ok = sum(
         r["requests"] - r["non_2xx"] for n, runs in rounds.items() if n != "bare_asgi" for r in runs
     )
-    base = results["bare_asgi"]["rps"]
-    ratio = {name: results[name]["rps"] / base for name in ("customers", "leads", "leads_idem")}
-    overhead = results["leads"]["rps"] / results["leads_idem"]["rps"] - 1
+    paired = {
+        name: [r["rps"] / b["rps"] for r, b in zip(rounds[name], rounds["bare_asgi"], strict=True)]
+        for name in ("customers", "leads", "leads_idem")
+    }
+    ratio = {name: statistics.median(values) for name, values in paired.items()}
+    overheads = [
+        a["rps"] / b["rps"] - 1 for a, b in zip(rounds["leads"], rounds["leads_idem"], strict=True)
+    ]
+    overhead = statistics.median(overheads)
+    for name, values in paired.items():
+        print(f"{name:12} ratio per round: " + ", ".join(f"{v:.3f}" for v in values))
+    print("idempotency cost per round: " + ", ".join(f"{v:+.1%}" for v in overheads))
 
-    print(f"\nmedians of {args.rounds} alternating rounds of {args.duration} s")
+    print(f"\nmedians of {args.rounds} alternating rounds of {args.duration} s (ratio: paired)")
     print(f"{'':12}{'req/s':>10}{'ratio':>8}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}")
     for name, r in results.items():
-        share = r["rps"] / base
+        share = ratio.get(name, 1.0)
         print(
             f"{name:12}{r['rps']:>10.0f}{share:>8.3f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}"
             f"{r['non_2xx']:>9.0f}"
