@@ -12,33 +12,33 @@ import threading
 import time
 
 _lock = threading.Lock()
-_last_ms = 0
-_counter = 0
-
-
-_VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
+# The top 64 bits of the last id: unix ms << 16 | version 7 << 12 | 12-bit counter. One
+# integer, so that "same millisecond" is one comparison and the counter one addition.
+_last = 0
+_VERSION = 0x7 << 12
+_VARIANT = 0b10 << 62
 
 
 def uuid7_hex(unix_ms: int | None = None) -> str:
-    """A new UUIDv7 as 32 hex characters; ``unix_ms`` overrides the time (tests)."""
-    global _last_ms, _counter
+    """A new UUIDv7 as 32 hex characters; ``unix_ms`` overrides the time (tests).
+
+    Within one millisecond (or if the clock steps back) a 12-bit counter keeps this
+    process's ids strictly increasing; when it overflows, the next millisecond is
+    borrowed.
+    """
+    global _last
     ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
+    stamp = (ms & 0xFFFF_FFFF_FFFF) << 16 | _VERSION
     with _lock:
-        if ms > _last_ms:
-            _last_ms = ms
-            _counter = 0
+        if stamp > _last:
+            _last = stamp
+        elif _last & 0xFFF != 0xFFF:
+            _last += 1
         else:
-            # Same (or earlier) millisecond: keep order with a 12-bit counter, and
-            # borrow the next millisecond when it overflows.
-            _counter += 1
-            if _counter > 0xFFF:
-                _last_ms += 1
-                _counter = 0
-            ms = _last_ms
-        counter = _counter
+            _last = ((_last >> 16) + 1) << 16 | _VERSION
+        stamp = _last
     # Ids are identifiers, not secrets (tokens come from ``secrets``): a fast PRNG is fine.
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | counter << 64 | _VERSION_AND_VARIANT
-    return f"{value | random.getrandbits(62):032x}"
+    return f"{stamp << 64 | _VARIANT | random.getrandbits(62):032x}"
 
 
 def new_id(prefix: str) -> str:

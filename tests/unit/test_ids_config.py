@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from claybridge import ids
 from claybridge.clock import FrozenClock
 from claybridge.config import Settings
 from claybridge.ids import new_id, uuid7_hex
@@ -27,6 +28,18 @@ def test_uuid7_layout() -> None:
     assert value[12] == "7"
     assert value[16] in "89ab"
     assert abs(int(value[:12], 16) - time.time() * 1000) < 5000
+
+
+def test_uuid7_counter_borrows_the_next_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past 4,096 ids in one millisecond the counter overflows into the next
+    millisecond, and ids stay strictly increasing."""
+    monkeypatch.setattr(ids, "_last", 0)  # as in a fresh process; restored afterwards
+    ms = 1_700_000_000_000
+    made = [uuid7_hex(ms) for _ in range(5000)]
+    assert made == sorted(made)
+    assert len(set(made)) == 5000
+    assert {int(i[:12], 16) for i in made} == {ms, ms + 1}
+    assert all(i[12] == "7" for i in made)
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

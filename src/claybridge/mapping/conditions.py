@@ -103,7 +103,7 @@ def _convert(value: Any) -> Any:
         if _PLAIN_NUMBER.match(text):
             return float(text) if "." in text else int(text)
         return value
-    if isinstance(value, Mapping) and not isinstance(value, View):
+    if isinstance(value, dict):  # JSON objects (not Mapping: an ABC check costs more)
         return View(value)
     if isinstance(value, list):
         return [_convert(v) for v in value]
@@ -112,7 +112,9 @@ def _convert(value: Any) -> Any:
 
 def view(value: Any) -> Any:
     """``value`` prepared for conditions (see :class:`View`)."""
-    return View(value) if isinstance(value, Mapping) else _convert(value)
+    if type(value) is dict or isinstance(value, Mapping):  # the ABC check only if needed
+        return View(value)
+    return _convert(value)
 
 
 _LOCAL = threading.local()
