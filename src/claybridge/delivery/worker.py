@@ -10,7 +10,8 @@ and each destination's own ``concurrency`` cap, per worker); send each as a task
 results go to a buffer that one flusher writes in batches (attempt rows, the deliveries'
 new state, the circuit breaker's counters) in one transaction. Idle, the worker polls
 every ``poll_interval`` seconds; :meth:`Worker.wake` (called in-process after ingest
-enqueues work) cuts that wait short.
+enqueues work) cuts that wait short. The idle poll is one read
+(:mod:`claybridge.records.due`); a worker claims only when it finds something due.
 
 Shutdown (:meth:`Worker.run` returns when ``stop`` is set): no new claims; deliveries in
 flight get ``grace`` seconds to finish and be recorded; whatever is still unfinished is
@@ -39,7 +40,7 @@ from claybridge.delivery.clay_router import ClayRouter
 from claybridge.delivery.schedule import decide
 from claybridge.delivery.sender import Attempt, send
 from claybridge.delivery.ssrf import Network, guarded_session
-from claybridge.records import deliveries, destinations
+from claybridge.records import deliveries, destinations, due
 from claybridge.records.deliveries import Claimed, Settled
 from claybridge.records.destinations import Target
 from claybridge.secretbox import SecretBox
@@ -51,6 +52,9 @@ log = structlog.get_logger(__name__)
 # Extra work the worker does each round (workflow runs, pruning); a job opens its own
 # transactions: ``job(db, now, worker_name) -> number of items handled``.
 Job = Callable[[Database, datetime, str], int]
+
+# How often an idle worker (nothing due) still runs its jobs, for their own clocks.
+IDLE_JOBS_EVERY = 30.0
 
 
 def worker_name() -> str:
@@ -135,6 +139,16 @@ class Worker:
             await self._wait_for_room()
             return True
         now = self.clock.now()
+        if not self._busy and not await self._anything_due(now):
+            # Nothing due: the jobs have nothing to act on either, apart from their own
+            # clocks (pruning is hourly), so an idle worker runs them only now and then.
+            if self.jobs and time.monotonic() - self._jobs_at >= IDLE_JOBS_EVERY:
+                self._jobs_at = time.monotonic()
+                await asyncio.to_thread(self._run_jobs, now)
+            if self._in_flight:
+                await self._wait_for_room()
+                return True
+            return False
         if self.jobs and time.monotonic() - self._jobs_at >= self.poll_interval:
             # Runs and expiries are checked once per poll interval, not on every claim.
             self._jobs_at = time.monotonic()
@@ -165,13 +179,24 @@ class Worker:
             except Exception:  # a job's bug must not stop deliveries
                 log.exception("worker job failed", job=getattr(job, "__name__", repr(job)))
 
+    async def _anything_due(self, now: datetime) -> bool:
+        """The idle poll (:mod:`claybridge.records.due`), a read: an idle worker takes no
+        write lock (SQLite has one writer).
+
+        On SQLite it runs on the loop: a few index probes in-process, where a thread
+        hop would trade the GIL with the loop that serves ingest in ``serve``. On
+        PostgreSQL it waits on the network, so it runs in a thread.
+        """
+
+        def check() -> bool:
+            with self.db.read() as conn:
+                return due.anything_due(conn, now)
+
+        return check() if self.db.is_sqlite else await asyncio.to_thread(check)
+
     def _claim(self, now: datetime, limit: int, held: dict[str, int]) -> list[Claimed]:
         if limit <= 0:
             return []
-        if not self._busy:
-            with self.db.read() as conn:  # idle: no write lock taken (SQLite has one writer)
-                if not deliveries.anything_due(conn, now):
-                    return []
         with self.db.write() as conn:
             claimed = deliveries.claim(
                 conn,

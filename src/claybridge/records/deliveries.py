@@ -124,19 +124,6 @@ def _probe_targets(conn: sa.Connection, now: datetime) -> list[str]:
     return taken
 
 
-def anything_due(conn: sa.Connection, now: datetime) -> bool:
-    """Whether any delivery is due or any lease expired, or a probe may be due: a read
-    that lets an idle worker skip taking the write lock (SQLite has one writer)."""
-    due = sa.select(deliveries.c.id).where(DUE, deliveries.c.next_attempt_at <= now).limit(1)
-    leased = sa.select(deliveries.c.id).where(LEASED, deliveries.c.lease_expires_at < now).limit(1)
-    probe = (
-        sa.select(destinations.c.id)
-        .where(destinations.c.circuit_state == "open", destinations.c.probe_at <= now)
-        .limit(1)
-    )
-    return any(conn.execute(q).first() is not None for q in (due, leased, probe))
-
-
 def claim(
     conn: sa.Connection,
     *,

@@ -1,0 +1,118 @@
+"""The idle worker's one read (records.due.anything_due), kind by kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from claybridge.delivery.ssrf import parse_networks
+from claybridge.records import deliveries, destinations, due
+from claybridge.secretbox import SecretBox
+from claybridge.storage.database import Database
+from claybridge.storage.tables import deliveries as deliveries_table
+from claybridge.storage.tables import destinations as destinations_table
+from claybridge.storage.tables import pending_requests, runs, workflows
+from tests.conftest import now
+
+HOUR = timedelta(hours=1)
+
+
+def _destination(conn: sa.Connection) -> str:
+    dest, _ = destinations.create(
+        conn,
+        {"name": "d", "kind": "http", "url": "http://127.0.0.1:9/h"},
+        now(),
+        SecretBox(Fernet.generate_key()),
+        allow=parse_networks("127.0.0.1/32"),
+    )
+    return str(dest["id"])
+
+
+def _delivery(status: str, **times: Any) -> Callable[[sa.Connection, bool], None]:
+    def add(conn: sa.Connection, due_now: bool) -> None:
+        row = deliveries.new_row(_destination(conn), {"a": 1}, now())
+        when = now() + (-HOUR if due_now else HOUR)
+        row.update(status=status, **{k: when for k in times})
+        deliveries.enqueue(conn, [row])
+
+    return add
+
+
+def _probe(conn: sa.Connection, due_now: bool) -> None:
+    dest = _destination(conn)
+    conn.execute(
+        destinations_table.update()
+        .where(destinations_table.c.id == dest)
+        .values(circuit_state="open", probe_at=now() + (-HOUR if due_now else HOUR))
+    )
+
+
+def _run(status: str, column: str) -> Callable[[sa.Connection, bool], None]:
+    def add(conn: sa.Connection, due_now: bool) -> None:
+        at = now()
+        conn.execute(
+            workflows.insert().values(
+                id="wf_1", key="w", name="w", steps=[], created_at=at, updated_at=at
+            )
+        )
+        when = at + (-HOUR if due_now else HOUR)
+        values: dict[str, Any] = {
+            "id": "run_1",
+            "workflow_id": "wf_1",
+            "status": status,
+            "event": {},
+            "steps": [],
+            "next_attempt_at": at + HOUR,
+            "created_at": at,
+            "updated_at": at,
+        }
+        values[column] = when
+        conn.execute(runs.insert().values(**values))
+
+    return add
+
+
+def _request(conn: sa.Connection, due_now: bool) -> None:
+    at = now()
+    conn.execute(
+        pending_requests.insert().values(
+            request_id="req_1",
+            destination_id=_destination(conn),
+            status="pending",
+            created_at=at,
+            expires_at=at + (-HOUR if due_now else HOUR),
+        )
+    )
+
+
+KINDS = {
+    "delivery due": _delivery(deliveries.PENDING, next_attempt_at=True),
+    "retry due": _delivery(deliveries.FAILED, next_attempt_at=True),
+    "lease expired": _delivery(deliveries.IN_FLIGHT, lease_expires_at=True),
+    "probe due": _probe,
+    "run due": _run("queued", "next_attempt_at"),
+    "run lease expired": _run("running", "lease_expires_at"),
+    "request expired": _request,
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_each_kind_of_work_is_due_only_once_its_time_came(db: Database, kind: str) -> None:
+    """Nothing stored, or work due later: not due. The same work due now: due."""
+    with db.read() as conn:
+        assert not due.anything_due(conn, now())
+    with db.write() as conn:
+        KINDS[kind](conn, False)
+    with db.read() as conn:
+        assert not due.anything_due(conn, now()), "due only later"
+    with db.write() as conn:
+        for table in (pending_requests, runs, workflows, deliveries_table, destinations_table):
+            conn.execute(table.delete())
+        KINDS[kind](conn, True)
+    with db.read() as conn:
+        assert due.anything_due(conn, now())
