@@ -14,6 +14,7 @@ import uvicorn
 
 from claybridge.cli import clay, events, keys, outbound, owners, records, setup, sources, workflows
 from claybridge.cli.common import console, open_db, settings
+from claybridge.ingest.committer import SWITCH_INTERVAL
 from claybridge.logging import configure
 
 app = typer.Typer(
@@ -161,6 +162,9 @@ def _serve(host: str | None, port: int | None, *, worker: bool) -> None:
     )
     served = create_app(cfg, worker=worker)
     settle_heap()
+    # The group commit hands its COMMIT to a thread that must get the GIL back soon
+    # after its fsync (see claybridge.ingest.committer).
+    sys.setswitchinterval(SWITCH_INTERVAL)
     config = uvicorn.Config(
         served,
         log_level=cfg.log_level.lower(),

@@ -8,23 +8,34 @@ batch is that request alone: no added latency at low load.
 
 Two ways to run a batch, chosen per database (measured with ``bench/ingest.py``):
 
-* ``loop`` (SQLite): the whole batch, COMMIT included, runs on the event loop thread,
-  where SQLite's calls are short and CPU-bound. Running statements on a separate writer
-  thread made the two threads trade the GIL on every SQLite call (SQLite releases it per
-  step): 4.5-5.1k against 5.5-5.9k rows/s, and a worse p99. Handing just the COMMIT to
-  a thread was measured too, and lost: the fsync itself takes ~0.3 ms here, but a
-  thread that returns from it waits for the GIL while the loop is busy, up to the
-  interpreter's 5 ms switch interval, and the next batch cannot start until then
-  (commit 6-7 ms per batch against 1.5-2 ms on the loop; +12-40% rows/s on the loop).
-  A slow disk blocks the loop for its fsync once per batch; requests wait in the
-  socket buffers meanwhile and the next batch is larger.
+* ``loop`` (SQLite): the batch's statements run on the event loop thread, where
+  SQLite's calls are short and CPU-bound. Running them on a writer thread made the two
+  threads trade the GIL on every SQLite call (SQLite releases it per step): 4.5-5.1k
+  against 5.5-5.9k rows/s, and a worse p99. The batch's deferred rows (events,
+  idempotency keys, deliveries, and the customer upserts, see ``ingest.apply``) are
+  written at its end as multi-row statements (:meth:`Prepared.multi_row`): one
+  statement per table instead of one execution per row.
+
+  The COMMIT alone goes to a thread of its own: one call that releases the GIL for its
+  whole length (WAL page writes, the fsync and, every ~1,000 pages, a checkpoint that
+  copies the WAL into the database file). On the loop it stopped all HTTP for that
+  long, and the checkpoints set the p99: in paired runs of ``bench/ingest.py``
+  (customers) 154-157 ms on the loop against 58-65 ms on the thread. Meanwhile the loop
+  reads the next requests and answers nothing early: a batch's futures are settled
+  only once its COMMIT returned, and the next batch starts only then (one writer). The
+  price is two hand-overs of the GIL per batch, which cost throughput while the thread
+  waited for the interpreter's switch interval (at 2 ms: a ratio to the bare app of
+  0.199 against 0.213 with the COMMIT on the loop, same run). So the loop lets go of
+  the GIL once right after handing the COMMIT over, and the servers run with a
+  :data:`SWITCH_INTERVAL` of 0.5 ms, so the thread gets it back soon after the fsync
+  (0.212 in that run).
 * ``thread`` (PostgreSQL): a writer thread runs whole batches; each statement waits on
   the network with the GIL released, which must not block the event loop.
 
 Per-batch scratchpad: :func:`batch_scope` gives jobs a dict that lives for one
 transaction, so a job can reuse what an earlier job of the same batch read (the same
-snapshot), and :func:`defer_insert` queues rows that are written together with one
-``executemany`` just before the commit.
+snapshot), and :func:`defer_insert` queues rows that are written together just before
+the commit (one ``executemany``, or multi-row statements in ``loop`` mode).
 
 Isolation between requests in a batch: if the batch transaction fails (a unique
 constraint raced by another process, a deadlock), it is rolled back and each request
@@ -37,7 +48,9 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -45,13 +58,19 @@ import sqlalchemy as sa
 import structlog
 
 from claybridge.storage.database import Database
-from claybridge.storage.prepared import Prepared
+from claybridge.storage.prepared import Prepared, run_bound
 
 T = TypeVar("T")
 Mode = Literal["loop", "thread"]
 log = structlog.get_logger(__name__)
 
 _STOP = object()
+# In a batch's scratchpad: jobs may defer upserts (see run_jobs_deferred).
+DEFER_UPSERTS = "defer_upserts"
+# The interpreter's switch interval the servers run with (see the module docstring): the
+# commit thread waits at most about this long for the GIL once its fsync is done (the
+# default is 5 ms). 0.1 ms measured no better than 0.5 ms.
+SWITCH_INTERVAL = 0.0005
 _SCOPE = "claybridge.batch"
 SOLO_ATTEMPTS = 3
 
@@ -63,10 +82,13 @@ def batch_scope(conn: sa.Connection) -> dict[str, Any]:
 
 
 def defer_insert(conn: sa.Connection, insert: Prepared, row: dict[str, Any]) -> None:
-    """Run the prepared ``insert`` (or any write that nothing in the batch reads back)
-    for ``row`` at the end of the transaction, with the others, in one executemany."""
+    """Run the prepared ``insert`` (or any write that nothing in the batch reads back
+    from the database) for ``row`` at the end of the transaction, with the others."""
     pending: dict[Prepared, list[dict[str, Any]]] = batch_scope(conn).setdefault("inserts", {})
     pending.setdefault(insert, []).append(row)
+
+
+Deferred = dict[Prepared, list[dict[str, Any]]]
 
 
 def run_jobs(conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]]) -> list[Any]:
@@ -76,7 +98,23 @@ def run_jobs(conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]]) ->
     all the batch's jobs that share it, before the first job, to read together what
     they would each read alone (it must not change what any job decides).
     """
-    conn.info[_SCOPE] = {}
+    results, deferred = run_jobs_deferred(conn, jobs)
+    for insert, rows in deferred.items():
+        insert.execute_many(conn, rows)
+    return results
+
+
+def run_jobs_deferred(
+    conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]], *, upserts: bool = False
+) -> tuple[list[Any], Deferred]:
+    """:func:`run_jobs` without the flush: also returns the deferred writes, in their
+    :attr:`Prepared.write_order`, for the caller to write before it commits.
+
+    ``upserts``: jobs may defer upserts too (:data:`DEFER_UPSERTS`), reading what they
+    need first; only where the transaction holds the write lock from its start (SQLite's
+    ``BEGIN IMMEDIATE``), so nothing changes between the read and the deferred write.
+    """
+    conn.info[_SCOPE] = {DEFER_UPSERTS: True} if upserts else {}
     try:
         groups: dict[Any, list[Any]] = {}
         for job in jobs:
@@ -86,11 +124,11 @@ def run_jobs(conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]]) ->
         for prepare, group in groups.items():
             prepare(conn, group)
         results = [job(conn) for job in jobs]
-        for insert, rows in batch_scope(conn).get("inserts", {}).items():
-            insert.execute_many(conn, rows)
+        pending: Deferred = batch_scope(conn).get("inserts", {})
+        deferred = dict(sorted(pending.items(), key=lambda item: item[0].write_order))
     finally:
         conn.info.pop(_SCOPE, None)
-    return results
+    return results, deferred
 
 
 @dataclass(slots=True)
@@ -127,12 +165,15 @@ class Committer:
         # loop mode
         self._pending: list[_Item[Any]] = []
         self._draining = False
+        self._commits: ThreadPoolExecutor | None = None
         self.batches = 0
         self.jobs = 0
 
     def start(self) -> None:
         """Start accepting jobs (idempotent)."""
         self._running = True
+        if self.mode == "loop" and self._commits is None:
+            self._commits = ThreadPoolExecutor(1, thread_name_prefix="claybridge-commit")
         if self.mode == "thread" and self._thread is None:
             self._thread = threading.Thread(
                 target=self._thread_main, name="claybridge-committer", daemon=True
@@ -146,6 +187,9 @@ class Committer:
             self._queue.put(_STOP)
             self._thread.join(timeout)
             self._thread = None
+        if self._commits is not None:
+            self._commits.shutdown(wait=True)  # a COMMIT under way finishes first
+            self._commits = None
         log.info("committer stopped", mode=self.mode, batches=self.batches, jobs=self.jobs)
 
     async def submit(self, job: Callable[[sa.Connection], T]) -> T:
@@ -173,28 +217,49 @@ class Committer:
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                outcomes = self._batch_on_loop(batch)
-                self._finish(batch, outcomes)
+                self._finish(batch, await self._batch_on_loop(batch))
         finally:
             self._draining = False
 
-    def _batch_on_loop(self, batch: list[_Item[Any]]) -> list[Outcome]:
+    async def _batch_on_loop(self, batch: list[_Item[Any]]) -> list[Outcome]:
         jobs = [item.job for item in batch]
         try:
             conn = self._db.writer.connect()
             try:
                 transaction = conn.begin()
                 try:
-                    results = run_jobs(conn, jobs)
+                    if self._db.is_sqlite:
+                        results, deferred = run_jobs_deferred(conn, jobs, upserts=True)
+                        run_bound(
+                            conn,
+                            [b for i, rows in deferred.items() for b in i.multi_row(conn, rows)],
+                        )
+                    else:  # loop mode asked for explicitly (tests)
+                        results = run_jobs(conn, jobs)
                 except BaseException:
                     transaction.rollback()
                     raise
-                transaction.commit()  # the fsync: on the loop (see the module docstring)
+                await self._commit(transaction)
             finally:
                 conn.close()
             return [(r, None) for r in results]
         except Exception as exc:
             return self._fallback(batch, exc)
+
+    async def _commit(self, transaction: sa.RootTransaction) -> None:
+        """COMMIT on the commit thread; the loop serves HTTP meanwhile (module docstring)."""
+        if self._commits is None:  # stopped while this batch ran
+            transaction.commit()
+            return
+        done = self._commits.submit(transaction.commit)
+        # Let go of the GIL once, so the commit thread takes it now and enters the COMMIT
+        # (which releases it), rather than after the loop's next switch interval.
+        time.sleep(0)  # noqa: ASYNC251 (sleep(0) only releases the GIL, it does not wait)
+        try:
+            await asyncio.wrap_future(done)
+        except asyncio.CancelledError:
+            done.result()  # the connection must not be closed under a running COMMIT
+            raise
 
     # -- thread mode -------------------------------------------------------------------
 

@@ -99,8 +99,10 @@ class HooksEndpoint:
             box=self._box,
             base_url=self._settings.base_url,
         )
+        job = IngestJob(request)
+        job.plan_ahead()  # pure work, while an earlier batch commits
         try:
-            response = await self._committer.submit(IngestJob(request))
+            response = await self._committer.submit(job)
         except sa.exc.DBAPIError as exc:
             log.error("storage error on ingest", source_key=key, error=repr(exc))
             response = IngestResponse(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,11 +39,12 @@ def public(row: dict[str, Any], owner: dict[str, Any] | None = None) -> dict[str
 
 
 _OPTIONAL = ("owner_id", "stage", "arr", "renewal_date")
+_CENT = Decimal("0.01")
 _COLUMNS = [c.key for c in customers.c]
 
 
-def _upsert(insert: Any) -> sa.ClauseElement:
-    """``INSERT … ON CONFLICT (domain) DO UPDATE … RETURNING *``.
+def _upsert(insert: Any, *, returning: bool = True) -> sa.ClauseElement:
+    """``INSERT … ON CONFLICT (domain) DO UPDATE … [RETURNING *]``.
 
     One atomic statement on both databases (SQLite ≥ 3.35, PostgreSQL): no read-then-write
     race between processes, and half the round trips of SELECT + UPDATE. An optional
@@ -51,10 +53,9 @@ def _upsert(insert: Any) -> sa.ClauseElement:
     base = insert(customers)
     always = {c: base.excluded[c] for c in ("name", "website_url", "source_id", "updated_at")}
     kept = {c: sa.func.coalesce(base.excluded[c], customers.c[c]) for c in _OPTIONAL}
-    stmt: sa.ClauseElement = base.on_conflict_do_update(
-        index_elements=[customers.c.domain], set_={**always, **kept}
-    ).returning(*customers.c)
-    return stmt
+    stmt = base.on_conflict_do_update(index_elements=[customers.c.domain], set_={**always, **kept})
+    done: sa.ClauseElement = stmt.returning(*customers.c) if returning else stmt
+    return done
 
 
 # The ON CONFLICT syntax is built by each dialect's own insert(); both prepared once.
@@ -62,6 +63,47 @@ _UPSERT = {
     "sqlite": Prepared(_upsert(sqlite_insert), _COLUMNS, returning=list(customers.c)),
     "postgresql": Prepared(_upsert(pg_insert), _COLUMNS, returning=list(customers.c)),
 }
+
+
+# The same upsert without RETURNING, for a batch that writes its upserts together at
+# commit (see ingest.apply), where the batch holds the write lock from its first
+# statement, so what it read is what the upsert will find. Written before the rows
+# that point at customers (events).
+_UPSERT_DEFERRED = {
+    "sqlite": Prepared(_upsert(sqlite_insert, returning=False), _COLUMNS, write_order=0),
+    "postgresql": Prepared(_upsert(pg_insert, returning=False), _COLUMNS, write_order=0),
+}
+
+
+def deferred_upsert(conn: sa.Connection) -> Prepared:
+    """The upsert, without RETURNING, for :func:`merged` rows written at commit."""
+    return _UPSERT_DEFERRED[conn.dialect.name]
+
+
+_BY_DOMAIN_PREPARED = Prepared(
+    sa.select(customers).where(customers.c.domain == sa.bindparam("domain")),
+    ["domain"],
+    returning=list(customers.c),
+)
+
+
+def upsert_params(
+    data: CustomerInput, *, owner_id: str | None, source_id: str, now: datetime
+) -> dict[str, Any]:
+    """The upsert's bind values for ``data``, with a newly generated id (used on insert)."""
+    return {
+        "id": new_id("cus"),
+        "domain": data.domain,
+        "name": data.name,
+        "website_url": data.website_url,
+        "owner_id": owner_id,
+        "stage": data.stage,
+        "arr": data.arr,
+        "renewal_date": data.renewal_date,
+        "source_id": source_id,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def upsert(
@@ -77,23 +119,45 @@ def upsert(
 
     ``created`` is exact: the returned id is the one generated here only on insert.
     """
-    new = new_id("cus")
-    params = {
-        "id": new,
-        "domain": data.domain,
-        "name": data.name,
-        "website_url": data.website_url,
-        "owner_id": owner_id,
-        "stage": data.stage,
-        "arr": data.arr,
-        "renewal_date": data.renewal_date,
-        "source_id": source_id,
-        "created_at": now,
-        "updated_at": now,
-    }
+    params = upsert_params(data, owner_id=owner_id, source_id=source_id, now=now)
     row = _UPSERT[conn.dialect.name].execute(conn, params)
     assert row is not None  # RETURNING always yields the upserted row
-    return row, row["id"] == new
+    return row, row["id"] == params["id"]
+
+
+def by_domain(conn: sa.Connection, domain: str) -> dict[str, Any] | None:
+    """The stored customer with ``domain`` (typed as :func:`upsert` returns it), if any."""
+    return _BY_DOMAIN_PREPARED.execute(conn, {"domain": domain})
+
+
+def merged(existing: dict[str, Any] | None, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The row :func:`upsert` with ``params`` leaves when ``existing`` is stored (pure).
+
+    The same rules as the SQL: on insert every value as sent; on update the id and
+    created_at stay, name, website_url, source_id and updated_at are replaced, and the
+    optional columns keep their stored value when ``None`` was sent. Values come back
+    as the database would return them (amounts rounded to cents, times in UTC).
+    """
+    arr = params["arr"]
+    sent = {
+        **params,
+        "arr": None if arr is None else Decimal(arr).quantize(_CENT),
+        "created_at": _utc(params["created_at"]),
+        "updated_at": _utc(params["updated_at"]),
+    }
+    if existing is None:
+        return sent, True
+    row = dict(existing)
+    for column in ("name", "website_url", "source_id", "updated_at"):
+        row[column] = sent[column]
+    for column in _OPTIONAL:
+        if sent[column] is not None:
+            row[column] = sent[column]
+    return row, False
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 _BY_DOMAIN = sa.select(customers).where(customers.c.domain == sa.bindparam("domain"))

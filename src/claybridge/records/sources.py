@@ -18,6 +18,7 @@ from claybridge.mapping.model import SourceConfig, parse_config
 from claybridge.secretbox import MASK, SecretBox
 from claybridge.secretbox import PREFIX as SECRET_PREFIX
 from claybridge.security import hash_secret, new_source_key, new_source_token
+from claybridge.storage.prepared import Prepared
 from claybridge.storage.tables import sources
 from claybridge.templates import TEMPLATES
 
@@ -164,13 +165,17 @@ def find(conn: sa.Connection, ref: str) -> dict[str, Any]:
 
 
 # Built once: the hot path binds parameters instead of building statements per request.
-_BY_KEY = sa.select(sources).where(sources.c.key == sa.bindparam("key"))
+# Prepared: read once per ingest batch (see storage.prepared for why).
+_BY_KEY = Prepared(
+    sa.select(sources).where(sources.c.key == sa.bindparam("key")),
+    ["key"],
+    returning=list(sources.c),
+)
 
 
 def by_key(conn: sa.Connection, key: str) -> dict[str, Any] | None:
     """The source with ``key`` or ``None``: the ingest hot path's lookup."""
-    row = conn.execute(_BY_KEY, {"key": key}).first()
-    return dict(row._mapping) if row else None
+    return _BY_KEY.execute(conn, {"key": key})
 
 
 def list_all(conn: sa.Connection) -> list[dict[str, Any]]:

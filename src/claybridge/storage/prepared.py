@@ -64,11 +64,17 @@ class Prepared:
         statement: sa.ClauseElement,
         keys: Sequence[str],
         returning: Sequence[sa.Column[Any]] = (),
+        *,
+        write_order: int = 1,
     ) -> None:
+        # Deferred writes run in ascending ``write_order`` (records before the rows that
+        # point at them, such as events at customers); see ``ingest.committer``.
+        self.write_order = write_order
         self._statement = statement
         self._keys = list(keys)
         self._returning = tuple(returning)
         self._by_dialect: dict[str, _Compiled] = {}
+        self._multi_sql: dict[int, str] = {}  # rows per statement -> SQL (multi_row)
 
     def _compiled(self, dialect: sa.Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
@@ -148,3 +154,59 @@ class Prepared:
                 raise _wrapped(conn, compiled.sql, bound, exc) from exc
         finally:
             cursor.close()
+
+    def multi_row(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[Bound]:
+        """``rows`` for this single-row ``INSERT … VALUES (…) [ON CONFLICT …]`` as
+        multi-row inserts, bound and ready to run on the driver's cursor
+        (:func:`run_bound`): ``VALUES (…), (…)``, at most :data:`MULTI_ROW_MAX` rows
+        each. Rows are applied in order, so a later row's conflict sees an earlier one.
+
+        Why (SQLite, see ``ingest.committer``): one statement is one ``sqlite3_step``,
+        during which the driver releases the GIL once; ``executemany`` releases and
+        retakes it for every row, which costs a thread up to a switch interval each time.
+        """
+        compiled = self._compiled(conn.dialect)
+        head, _sep, rest = compiled.sql.partition(" VALUES (")
+        group, closing, tail = rest.partition(")")  # the binds: "?, ?, …" (no parentheses)
+        if not rest or not closing or not compiled.positional:
+            raise ValueError("multi_row needs an INSERT … VALUES (…) with positional binds")
+        group = f"({group})"
+        out: list[Bound] = []
+        for start in range(0, len(rows), MULTI_ROW_MAX):
+            chunk = rows[start : start + MULTI_ROW_MAX]
+            flat: list[Any] = []
+            for row in chunk:
+                flat.extend(self._bind(compiled, row))
+            sql = self._multi_sql.get(len(chunk))
+            if sql is None:
+                values = ", ".join([group] * len(chunk))
+                sql = self._multi_sql[len(chunk)] = f"{head} VALUES {values}{tail}"
+            out.append(Bound(sql, flat))
+        return out
+
+
+# Rows per multi-row insert: SQLite builds before 3.32 allow 999 bound values at most.
+MULTI_ROW_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A statement and its bound values, to run on a driver cursor (:func:`run_bound`)."""
+
+    sql: str
+    params: list[Any]
+
+
+def run_bound(conn: sa.Connection, statements: Sequence[Bound]) -> None:
+    """Run bound statements in ``conn``'s transaction; driver errors come out as
+    SQLAlchemy's (as from :meth:`Prepared.execute`). Safe to call from another thread
+    while the loop that owns ``conn`` waits for it."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for statement in statements:
+            try:
+                cursor.execute(statement.sql, statement.params)
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise _wrapped(conn, statement.sql, statement.params, exc) from exc
+    finally:
+        cursor.close()
