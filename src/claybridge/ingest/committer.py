@@ -81,14 +81,15 @@ def batch_scope(conn: sa.Connection) -> dict[str, Any]:
     return scope
 
 
+# Deferred writes of a batch: statement -> its rows, in the order first deferred.
+Deferred = dict[Prepared, list[dict[str, Any]]]
+
+
 def defer_insert(conn: sa.Connection, insert: Prepared, row: dict[str, Any]) -> None:
     """Run the prepared ``insert`` (or any write that nothing in the batch reads back
     from the database) for ``row`` at the end of the transaction, with the others."""
-    pending: dict[Prepared, list[dict[str, Any]]] = batch_scope(conn).setdefault("inserts", {})
+    pending: Deferred = batch_scope(conn).setdefault("inserts", {})
     pending.setdefault(insert, []).append(row)
-
-
-Deferred = dict[Prepared, list[dict[str, Any]]]
 
 
 def run_jobs(conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]]) -> list[Any]:

@@ -80,7 +80,7 @@ def deferred_upsert(conn: sa.Connection) -> Prepared:
     return _UPSERT_DEFERRED[conn.dialect.name]
 
 
-_BY_DOMAIN_PREPARED = Prepared(
+_BY_DOMAIN = Prepared(
     sa.select(customers).where(customers.c.domain == sa.bindparam("domain")),
     ["domain"],
     returning=list(customers.c),
@@ -127,7 +127,7 @@ def upsert(
 
 def by_domain(conn: sa.Connection, domain: str) -> dict[str, Any] | None:
     """The stored customer with ``domain`` (typed as :func:`upsert` returns it), if any."""
-    return _BY_DOMAIN_PREPARED.execute(conn, {"domain": domain})
+    return _BY_DOMAIN.execute(conn, {"domain": domain})
 
 
 def merged(existing: dict[str, Any] | None, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -160,16 +160,13 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-_BY_DOMAIN = sa.select(customers).where(customers.c.domain == sa.bindparam("domain"))
-
-
 def preview(
     conn: sa.Connection, data: CustomerInput, *, owner_id: str | None
 ) -> tuple[dict[str, Any], bool]:
     """The customer as :func:`upsert` would leave it, without writing (dry run)."""
-    existing = conn.execute(_BY_DOMAIN, {"domain": data.domain}).first()
+    existing = by_domain(conn, data.domain)
     row: dict[str, Any] = (
-        dict(existing._mapping)
+        dict(existing)
         if existing
         else {
             "id": None,

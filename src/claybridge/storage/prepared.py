@@ -209,8 +209,7 @@ class Bound:
 
 def run_bound(conn: sa.Connection, statements: Sequence[Bound]) -> None:
     """Run bound statements in ``conn``'s transaction; driver errors come out as
-    SQLAlchemy's (as from :meth:`Prepared.execute`). Safe to call from another thread
-    while the loop that owns ``conn`` waits for it."""
+    SQLAlchemy's (as from :meth:`Prepared.execute`)."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         for statement in statements:
