@@ -52,6 +52,39 @@ def test_multi_row_inserts_what_row_by_row_inserts(db: Database) -> None:
     assert stored[0].created_at == rows[0]["created_at"]
 
 
+def test_prepared_reads_every_row_with_fixed_binds_and_in_lists(db: Database) -> None:
+    """all() returns every row, converted; a LIMIT the statement fixes keeps its value;
+    an IN list of any length (padded on SQLite) matches exactly its values; IN () none."""
+    insert = Prepared(owners_table.insert(), [c.key for c in owners_table.c])
+    rows = _owner_rows(40)
+    by_email = Prepared(
+        sa.select(owners_table)
+        .where(owners_table.c.email.in_(sa.bindparam("emails", expanding=True)))
+        .order_by(owners_table.c.id)
+        .limit(3),
+        ["emails"],
+        returning=list(owners_table.c),
+    )
+    in_list = Prepared(
+        sa.select(owners_table.c.id).where(
+            owners_table.c.name_key.in_(sa.bindparam("keys", expanding=True))
+        ),
+        ["keys"],
+        returning=[owners_table.c.id],
+    )
+    with db.write() as conn:
+        insert.execute_many(conn, rows)
+    with db.read() as conn:
+        limited = by_email.all(conn, {"emails": [r["email"] for r in rows[5:10]]})
+        assert [r["id"] for r in limited] == ["own_0005", "own_0006", "own_0007"]
+        assert limited[0]["created_at"] == rows[5]["created_at"]  # converted to UTC
+        for size in (1, 3, 17, 33):
+            wanted = [f"owner {i}" for i in range(size)] + ["nobody"]
+            found = in_list.all(conn, {"keys": wanted})
+            assert sorted(r["id"] for r in found) == [f"own_{i:04d}" for i in range(size)]
+        assert in_list.all(conn, {"keys": []}) == []
+
+
 def test_deferred_row_errors_are_sqlalchemy_errors(db: Database) -> None:
     """A constraint broken by deferred rows raises IntegrityError, whether they go as
     one multi-row statement (SQLite) or row by row (PostgreSQL)."""

@@ -167,6 +167,7 @@ class Committer:
         self._pending: list[_Item[Any]] = []
         self._draining = False
         self._commits: ThreadPoolExecutor | None = None
+        self._conn: sa.Connection | None = None
         self.batches = 0
         self.jobs = 0
 
@@ -191,6 +192,7 @@ class Committer:
         if self._commits is not None:
             self._commits.shutdown(wait=True)  # a COMMIT under way finishes first
             self._commits = None
+        self._release()
         log.info("committer stopped", mode=self.mode, batches=self.batches, jobs=self.jobs)
 
     async def submit(self, job: Callable[[sa.Connection], T]) -> T:
@@ -225,7 +227,11 @@ class Committer:
     async def _batch_on_loop(self, batch: list[_Item[Any]]) -> list[Outcome]:
         jobs = [item.job for item in batch]
         try:
-            conn = self._db.writer.connect()
+            # One connection for every batch: checking one out of the pool and back in
+            # (with its reset) cost more than a small batch's own reads.
+            if self._conn is None:
+                self._conn = self._db.writer.connect()
+            conn = self._conn
             try:
                 transaction = conn.begin()
                 try:
@@ -241,11 +247,18 @@ class Committer:
                     transaction.rollback()
                     raise
                 await self._commit(transaction)
-            finally:
-                conn.close()
+            except BaseException:
+                self._release()  # a failed batch does not leave its state for the next
+                raise
             return [(r, None) for r in results]
         except Exception as exc:
             return self._fallback(batch, exc)
+
+    def _release(self) -> None:
+        """Give the batches' connection back to the pool (a new one is taken next time)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     async def _commit(self, transaction: sa.RootTransaction) -> None:
         """COMMIT on the commit thread; the loop serves HTTP meanwhile (module docstring)."""

@@ -72,7 +72,7 @@ def live(
     return found
 
 
-_LOOKUP_MANY = (
+_LOOKUP_MANY = Prepared(
     sa.select(
         keys.c.key,
         keys.c.event_id,
@@ -83,7 +83,9 @@ _LOOKUP_MANY = (
     .where(
         keys.c.source_id == sa.bindparam("source_id"),
         keys.c.key.in_(sa.bindparam("keys", expanding=True)),
-    )
+    ),
+    ["source_id", "keys"],
+    returning=[keys.c.key, keys.c.event_id, keys.c.response_body, keys.c.expires_at],
 )
 
 
@@ -92,15 +94,8 @@ def lookup_many(
 ) -> dict[str, dict[str, Any]]:
     """The stored rows of those of ``wanted`` keys that exist (live or not), by key: one
     query for a whole batch, instead of one per request (see ``ingest.pipeline``)."""
-    rows = conn.execute(_LOOKUP_MANY, {"source_id": source_id, "keys": wanted})
-    return {
-        r.key: {
-            "event_id": r.event_id,
-            "response_body": r.response_body,
-            "expires_at": r.expires_at,
-        }
-        for r in rows
-    }
+    rows = _LOOKUP_MANY.all(conn, {"source_id": source_id, "keys": wanted})
+    return {row.pop("key"): row for row in rows}
 
 
 def insert_params(

@@ -21,6 +21,7 @@ from claybridge.errors import (
 )
 from claybridge.ids import new_id
 from claybridge.ingest import coerce
+from claybridge.storage.prepared import Prepared
 from claybridge.storage.tables import owners
 
 
@@ -104,8 +105,17 @@ def remove(conn: sa.Connection, ref: str) -> dict[str, Any]:
     return row
 
 
-_BY_EMAIL = sa.select(owners).where(owners.c.email == sa.bindparam("email"))
-_BY_NAME_KEY = sa.select(owners).where(owners.c.name_key == sa.bindparam("name_key")).limit(2)
+# Prepared: the ingest path resolves an owner once per batch (see ingest.pipeline).
+_BY_EMAIL = Prepared(
+    sa.select(owners).where(owners.c.email == sa.bindparam("email")),
+    ["email"],
+    returning=list(owners.c),
+)
+_BY_NAME_KEY = Prepared(
+    sa.select(owners).where(owners.c.name_key == sa.bindparam("name_key")).limit(2),
+    ["name_key"],
+    returning=list(owners.c),
+)
 _BY_ID = sa.select(owners).where(owners.c.id == sa.bindparam("id"))
 
 
@@ -116,13 +126,13 @@ def resolve(conn: sa.Connection, *, name: str | None, email: str | None) -> dict
     display name matches several owners (the message says to send ``ownerEmail``).
     """
     if email is not None:
-        row = conn.execute(_BY_EMAIL, {"email": email}).first()
+        row = _BY_EMAIL.execute(conn, {"email": email})
         if row is None:
             raise UnknownOwner(f"no owner has the email {email}", field="ownerEmail")
-        return dict(row._mapping)
+        return row
     if name is None:
         return None
-    rows = conn.execute(_BY_NAME_KEY, {"name_key": name_key(name)}).all()
+    rows = _BY_NAME_KEY.all(conn, {"name_key": name_key(name)})
     if not rows:
         raise UnknownOwner(f"no owner is named {name!r}", field="owner")
     if len(rows) > 1:
@@ -130,7 +140,7 @@ def resolve(conn: sa.Connection, *, name: str | None, email: str | None) -> dict
             f"several owners are named {name!r}; send ownerEmail instead to pick one",
             field="owner",
         )
-    return dict(rows[0]._mapping)
+    return rows[0]
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,13 @@ def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
     return itemgetter(*names)
 
 
+def _with_fixed(
+    getter: Callable[[Any], tuple[Any, ...]], fixed: dict[str, Any]
+) -> Callable[[Any], tuple[Any, ...]]:
+    """``getter`` over the parameters with the statement's own fixed values added."""
+    return lambda params: getter({**fixed, **params})
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
@@ -44,6 +51,35 @@ class _Compiled:
     # driver's column type codes (cursor.description), so they are set on the first
     # execution that returns rows.
     results: list[Any]
+    # The ``IN`` list bind (``bindparam(..., expanding=True)``), if any: its index in
+    # ``names`` (positional), or its name (named: PostgreSQL reads it as ``= ANY(array)``).
+    expanding: int | None = None
+
+
+_POSTCOMPILE = "(__[POSTCOMPILE_{}])"
+
+
+def _in_list(
+    compiled: _Compiled, values: list[Any], cache: dict[int, str]
+) -> tuple[str, list[Any]]:
+    """The SQL and flat values for the positional ``IN`` list at ``compiled.expanding``.
+
+    The list is padded with its last value to a power of two: an ``IN`` list means the
+    same with a value repeated, and a handful of distinct statements then fill the
+    driver's statement cache instead of one per list length.
+    """
+    index = compiled.expanding
+    assert index is not None
+    items = list(values[index])
+    size = 1 << (len(items) - 1).bit_length()
+    items.extend(items[-1:] * (size - len(items)))
+    sql = cache.get(size)
+    if sql is None:
+        name = compiled.names[index]
+        sql = cache[size] = compiled.sql.replace(
+            _POSTCOMPILE.format(name), "(" + ", ".join(["?"] * size) + ")"
+        )
+    return sql, [*values[:index], *items, *values[index + 1 :]]
 
 
 def _wrapped(conn: sa.Connection, sql: str, params: Any, exc: Exception) -> sa.exc.DBAPIError:
@@ -74,7 +110,8 @@ class Prepared:
         self._keys = list(keys)
         self._returning = tuple(returning)
         self._by_dialect: dict[str, _Compiled] = {}
-        self._multi_sql: dict[int, str] = {}  # rows per statement -> SQL (multi_row)
+        # Rows per statement (multi_row) or values in the IN list -> SQL.
+        self._multi_sql: dict[int, str] = {}
 
     def _compiled(self, dialect: sa.Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
@@ -86,13 +123,24 @@ class Prepared:
             processors = [
                 binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
             ]
+            # Binds the statement fixes itself (a LIMIT, a literal compared with) keep
+            # their value; the others come from the parameters.
+            fixed = {n: binds[n].effective_value for n in names if n not in self._keys}
+            expanding = [i for i, n in enumerate(names) if binds[n].expanding]
+            sql = compiled.string
+            if expanding and not dialect.positional:
+                name = names[expanding[0]]
+                sql = sql.replace(f"IN {_POSTCOMPILE.format(name)}", f"= ANY(%({name})s)")
+            if len(expanding) > 1 or (expanding and processors[expanding[0]] is not None):
+                raise ValueError("Prepared takes one IN list, of values that need no conversion")
             found = _Compiled(
-                sql=compiled.string,
+                sql=sql,
                 names=names,
                 positional=dialect.positional,
-                values=_getter(names),
+                values=_getter(names) if not fixed else _with_fixed(_getter(names), fixed),
                 convert=tuple((i, p) for i, p in enumerate(processors) if p is not None),
                 results=[],
+                expanding=expanding[0] if expanding else None,
             )
             self._by_dialect[dialect.name] = found
         return found
@@ -107,17 +155,35 @@ class Prepared:
 
     def execute(self, conn: sa.Connection, params: dict[str, Any]) -> dict[str, Any] | None:
         """Run once; returns the first ``returning`` row as a dict, if any."""
+        rows = self._run(conn, params, many=False)
+        return rows[0] if rows else None
+
+    def all(self, conn: sa.Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run once; returns every ``returning`` row, as dicts."""
+        return self._run(conn, params, many=True)
+
+    def _run(self, conn: sa.Connection, params: dict[str, Any], many: bool) -> list[dict[str, Any]]:
         compiled = self._compiled(conn.dialect)
+        bound = self._bind(compiled, params)
+        sql = compiled.sql
+        if compiled.expanding is not None:
+            if not params[compiled.names[compiled.expanding]]:
+                return []  # IN (): nothing matches
+            if compiled.positional:
+                sql, bound = _in_list(compiled, bound, self._multi_sql)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            bound = self._bind(compiled, params)
             try:
-                cursor.execute(compiled.sql, bound)
+                cursor.execute(sql, bound)
             except conn.dialect.loaded_dbapi.Error as exc:
-                raise _wrapped(conn, compiled.sql, bound, exc) from exc
+                raise _wrapped(conn, sql, bound, exc) from exc
             if not self._returning:
-                return None
-            row = cursor.fetchone()
+                return []
+            if many:
+                rows = cursor.fetchall()
+            else:
+                first = cursor.fetchone()
+                rows = [] if first is None else [first]
             if not compiled.results and cursor.description:
                 dialect = conn.dialect
                 processors = [
@@ -132,14 +198,17 @@ class Prepared:
                 ]
         finally:
             cursor.close()
-        if row is None:
-            return None
+        if not rows:
+            return []
         keys, convert = compiled.results
-        out = dict(zip(keys, row, strict=True))
-        for key, process in convert:
-            value = out[key]
-            if value is not None:
-                out[key] = process(value)
+        out = []
+        for row in rows:
+            record = dict(zip(keys, row, strict=True))
+            for key, process in convert:
+                value = record[key]
+                if value is not None:
+                    record[key] = process(value)
+            out.append(record)
         return out
 
     def execute_many(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
