@@ -232,9 +232,15 @@ def _deferred_upsert(
     IMMEDIATE``): nobody else can change the row between the read and the upsert.
     """
     known: dict[str, dict[str, Any] | None] = batch_scope(conn).setdefault("customers", {})
-    params = customers.upsert_params(data, owner_id=owner_id, source_id=source_id, now=now)
     domain = data.domain
     existing = known[domain] if domain in known else customers.by_domain(conn, domain)
+    params = customers.upsert_params(
+        data,
+        owner_id=owner_id,
+        source_id=source_id,
+        now=now,
+        known_id=existing["id"] if existing is not None else None,
+    )
     row, created = customers.merged(existing, params)
     known[domain] = row
     defer_insert(conn, customers.deferred_upsert(conn), params)

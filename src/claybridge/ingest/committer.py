@@ -71,13 +71,19 @@ DEFER_UPSERTS = "defer_upserts"
 # commit thread waits at most about this long for the GIL once its fsync is done (the
 # default is 5 ms). 0.1 ms measured no better than 0.5 ms.
 SWITCH_INTERVAL = 0.0005
-_SCOPE = "claybridge.batch"
+_SCOPE = "_claybridge_batch"
 SOLO_ATTEMPTS = 3
 
 
 def batch_scope(conn: sa.Connection) -> dict[str, Any]:
     """The scratchpad of the current transaction (empty at its start)."""
-    scope: dict[str, Any] = conn.info.setdefault(_SCOPE, {})
+    # An attribute of the Connection object rather than an entry of ``conn.info`` (a
+    # property that reaches through to the pooled connection): jobs ask for it several
+    # times a row.
+    scope: dict[str, Any] | None = getattr(conn, _SCOPE, None)
+    if scope is None:
+        scope = {}
+        setattr(conn, _SCOPE, scope)
     return scope
 
 
@@ -115,7 +121,7 @@ def run_jobs_deferred(
     need first; only where the transaction holds the write lock from its start (SQLite's
     ``BEGIN IMMEDIATE``), so nothing changes between the read and the deferred write.
     """
-    conn.info[_SCOPE] = {DEFER_UPSERTS: True} if upserts else {}
+    setattr(conn, _SCOPE, {DEFER_UPSERTS: True} if upserts else {})
     try:
         groups: dict[Any, list[Any]] = {}
         for job in jobs:
@@ -128,7 +134,7 @@ def run_jobs_deferred(
         pending: Deferred = batch_scope(conn).get("inserts", {})
         deferred = dict(sorted(pending.items(), key=lambda item: item[0].write_order))
     finally:
-        conn.info.pop(_SCOPE, None)
+        setattr(conn, _SCOPE, None)
     return results, deferred
 
 

@@ -88,11 +88,17 @@ _BY_DOMAIN = Prepared(
 
 
 def upsert_params(
-    data: CustomerInput, *, owner_id: str | None, source_id: str, now: datetime
+    data: CustomerInput,
+    *,
+    owner_id: str | None,
+    source_id: str,
+    now: datetime,
+    known_id: str | None = None,
 ) -> dict[str, Any]:
-    """The upsert's bind values for ``data``, with a newly generated id (used on insert)."""
+    """The upsert's bind values for ``data``, with a newly generated id (used on insert),
+    or ``known_id`` when the caller knows the row exists (the insert half is not used)."""
     return {
-        "id": new_id("cus"),
+        "id": known_id or new_id("cus"),
         "domain": data.domain,
         "name": data.name,
         "website_url": data.website_url,
