@@ -94,3 +94,21 @@ def test_no_plan_ahead_without_the_right_token(
     IngestJob(request).plan_ahead()
     assert request.preplan is None
     assert _run(db, request).status_code == 401
+
+
+def test_a_token_verified_ahead_stops_counting_once_rotated(
+    db: Database, source: tuple[dict[str, Any], str]
+) -> None:
+    """plan_ahead remembers a verified token by the hash it matched: after a rotation
+    the old token gets no plan ahead, and its batch answers 401 while the new one works."""
+    row, token = source
+    first = _request(row["key"], token)
+    IngestJob(first).plan_ahead()
+    assert first.preplan is not None
+    with db.write() as conn:
+        _rotated, new_token = sources.rotate_token(conn, row["id"], now())
+    assert _run(db, _request(row["key"], new_token)).status_code == 200  # seen: new hash
+    stale = _request(row["key"], token)
+    IngestJob(stale).plan_ahead()
+    assert stale.preplan is None
+    assert _run(db, stale).status_code == 401

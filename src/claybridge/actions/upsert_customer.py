@@ -56,8 +56,26 @@ def _bounded_text(value: Any) -> str | None:
     return result
 
 
-def _date_converter(order: str) -> Callable[[Any], date | None]:
-    return lambda value: coerce.calendar_date(value, order)
+def _text_field(body: Mapping[str, Any], name: str) -> str | None:
+    """``_field(body, name, _bounded_text)``, with the usual string cell read inline (a
+    row has four text fields; this is the ingest hot path)."""
+    value = body.get(name)
+    if type(value) is not str:
+        return _field(body, name, _bounded_text)
+    value = value.strip()
+    if len(value) > MAX_TEXT:
+        raise InvalidField(f"{name}: longer than {MAX_TEXT} characters", field=name)
+    return value or None
+
+
+def _date_field(body: Mapping[str, Any], name: str, order: str) -> date | None:
+    value = body.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return coerce.calendar_date(value, order)
+    except ValueError as exc:
+        raise InvalidField(f"{name}: {exc}", field=name) from None
 
 
 def parse_customer(body: Mapping[str, Any], *, date_order: str = "MDY") -> CustomerInput:
@@ -66,10 +84,10 @@ def parse_customer(body: Mapping[str, Any], *, date_order: str = "MDY") -> Custo
     Required fields are checked first so that a row missing ``name`` is reported as
     such even when other fields are also bad.
     """
-    name = _field(body, "name", _bounded_text)
+    name = _text_field(body, "name")
     if name is None:
         raise MissingField("name is required", field="name")
-    website = _field(body, "websiteUrl", _bounded_text)
+    website = _text_field(body, "websiteUrl")
     if website is None:
         raise MissingField("websiteUrl is required", field="websiteUrl")
     domain = _field(body, "websiteUrl", coerce.domain)
@@ -78,9 +96,9 @@ def parse_customer(body: Mapping[str, Any], *, date_order: str = "MDY") -> Custo
         name=name,
         website_url=website,
         domain=domain,
-        owner_name=_field(body, "owner", _bounded_text),
+        owner_name=_text_field(body, "owner"),
         owner_email=_field(body, "ownerEmail", coerce.email),
-        stage=_field(body, "stage", _bounded_text),
+        stage=_text_field(body, "stage"),
         arr=_field(body, "arr", coerce.money),
-        renewal_date=_field(body, "renewalDate", _date_converter(date_order)),
+        renewal_date=_date_field(body, "renewalDate", date_order),
     )

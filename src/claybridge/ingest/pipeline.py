@@ -261,6 +261,10 @@ def _source(conn: sa.Connection, scope: dict[str, Any], key: str) -> dict[str, A
 # The last version of each source read by a batch, by key: what IngestJob.plan_ahead
 # plans with (a guess that handle() checks; never trusted on its own).
 _SEEN: dict[str, dict[str, Any]] = {}
+# Tokens plan_ahead has verified, with the hash they matched (see _authenticate): each
+# request would otherwise hash its token twice, here and in its batch. Only a guard
+# against planning for a wrong token; handle() authenticates every request itself.
+_AHEAD_VERIFIED: set[tuple[str, str]] = set()
 
 
 class IngestJob:
@@ -290,7 +294,9 @@ class IngestJob:
         if source is None or req.body is None or req.dry_run or req.trusted or req.replay_of:
             return
         try:
-            _authenticate(source, req.authorization, set())
+            if len(_AHEAD_VERIFIED) > 1024:
+                _AHEAD_VERIFIED.clear()
+            _authenticate(source, req.authorization, _AHEAD_VERIFIED)
             config = compiled_config(source, req.box)
             if config.signature_scheme != "none":
                 return  # the signature is checked before the body is read
@@ -452,8 +458,8 @@ def _authenticate(
 ) -> None:
     """Raise :class:`Unauthorized` unless ``authorization`` carries the source's token.
 
-    ``verified`` remembers tokens already checked against this source in this batch
-    (same snapshot), so a burst from one Clay column hashes its token once.
+    ``verified`` remembers tokens already checked against this version of the source
+    (its token hash), so a burst from one Clay column hashes its token once.
     """
     if source["status"] == sources.DISCONNECTED:
         raise Unauthorized(
@@ -467,10 +473,11 @@ def _authenticate(
             "missing bearer token: add the header Authorization: Bearer <token>",
             code="missing_token",
         )
-    if (source["id"], token) in verified:
+    # Keyed by the stored hash: a rotation changes it, so nothing verified before counts.
+    if (source["token_hash"], token) in verified:
         return
     if matches(token, source["token_hash"]):
-        verified.add((source["id"], token))
+        verified.add((source["token_hash"], token))
     else:
         raise Unauthorized(
             "the bearer token is wrong or has been rotated; "
