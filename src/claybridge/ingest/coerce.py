@@ -205,7 +205,7 @@ def calendar_date(value: Any, order: str = "MDY") -> date | None:
     s = value.strip()
     slash = _SLASH_DATE.match(s)
     if slash:
-        a, b, year = (int(g) for g in slash.groups())
+        a, b, year = map(int, slash.groups())
         month, day = (a, b) if order == "MDY" else (b, a)
         try:
             return date(year, month, day)
