@@ -128,3 +128,46 @@ def test_prepared_statements_raise_sqlalchemy_errors(db: Database) -> None:
         insert.execute(conn, {**row, "id": "own_2"})
     with db.write() as conn, pytest.raises(sa.exc.IntegrityError):
         insert.execute_many(conn, [{**row, "id": "own_3"}])
+
+
+def test_a_failed_batch_leaves_the_committer_usable(db: Database) -> None:
+    """After a batch rolls back (a duplicate inside it), the next batch commits: the
+    batches' connection is handed back and a fresh one taken."""
+    committer = Committer(db)
+    committer.start()
+    try:
+
+        async def scenario() -> tuple[list[object], object]:
+            batch = await _run_batch(
+                committer, [_insert_owner("same@x.io"), _insert_owner("same@x.io")]
+            )
+            return batch, await committer.submit(_insert_owner("next@x.io"))  # type: ignore[arg-type]
+
+        batch, after = asyncio.run(scenario())
+    finally:
+        committer.stop()
+    assert sum(isinstance(r, sa.exc.IntegrityError) for r in batch) == 1
+    assert after == "next@x.io"
+    with db.read() as conn:
+        emails = {r.email for r in conn.execute(sa.select(owners.c.email))}
+    assert emails == {"same@x.io", "next@x.io"}
+
+
+def test_begin_on_a_locked_sqlite_database_raises_sqlalchemys_error(tmp_path: object) -> None:
+    """BEGIN IMMEDIATE, issued on the driver, still fails as SQLAlchemy's OperationalError
+    (which the committer retries) when another connection holds the write lock."""
+    url = f"sqlite:///{tmp_path}/locked.db"
+    holder, waiter = Database(url), Database(url)
+
+    @sa.event.listens_for(waiter.engine, "connect")
+    def _short_wait(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=50")  # type: ignore[attr-defined]
+
+    try:
+        with holder.write() as held:
+            held.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            with pytest.raises(sa.exc.OperationalError, match="locked"), waiter.write():
+                pass
+    finally:
+        holder.dispose()
+        waiter.dispose()
