@@ -17,7 +17,6 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 
-
 _BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
 
 

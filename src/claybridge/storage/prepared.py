@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from operator import itemgetter
 from typing import Any
 
@@ -30,6 +31,22 @@ def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
         one = itemgetter(names[0])
         return lambda mapping: (one(mapping),)
     return itemgetter(*names)
+
+
+def _bind_processor(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Processor:
+    """SQLAlchemy's bind processor for ``type_``, except for dates on SQLite: the text
+    SQLAlchemy stores there (``%(year)04d-%(month)02d-%(day)02d``) is what
+    ``date.isoformat`` makes in C, at a fraction of the cost of the formatting chain."""
+    impl = type_.dialect_impl(dialect)
+    processor = impl.bind_processor(dialect)
+    if dialect.name != "sqlite" or processor is None or not isinstance(impl, sa.Date):
+        return processor
+    slow = processor
+
+    def process(value: Any) -> Any:
+        return value.isoformat() if type(value) is date else slow(value)
+
+    return process
 
 
 def _with_fixed(
@@ -120,9 +137,7 @@ class Prepared:
             assert isinstance(compiled, SQLCompiler)
             binds = compiled.binds
             names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(binds)
-            processors = [
-                binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-            ]
+            processors = [_bind_processor(binds[name].type, dialect) for name in names]
             # Binds the statement fixes itself (a LIMIT, a literal compared with) keep
             # their value; the others come from the parameters.
             fixed = {n: binds[n].effective_value for n in names if n not in self._keys}
