@@ -39,43 +39,27 @@ class CustomerInput:
     renewal_date: date | None = None
 
 
-def _field(body: Mapping[str, Any], name: str, convert: Callable[[Any], T | None]) -> T | None:
+def _field(
+    body: Mapping[str, Any], name: str, convert: Callable[..., T | None], *args: Any
+) -> T | None:
+    """``convert(value, *args)`` of the cell ``name``; a blank cell is ``None``."""
     value = body.get(name)
     if value is None or value == "":  # the common empty cell: skip the converter
         return None
     try:
-        return convert(value)
+        return convert(value, *args)
     except ValueError as exc:
         raise InvalidField(f"{name}: {exc}", field=name) from None
-
-
-def _bounded_text(value: Any) -> str | None:
-    result = coerce.text(value)
-    if result is not None and len(result) > MAX_TEXT:
-        raise ValueError(f"longer than {MAX_TEXT} characters")
-    return result
 
 
 def _text_field(body: Mapping[str, Any], name: str) -> str | None:
-    """``_field(body, name, _bounded_text)``, with the usual string cell read inline (a
-    row has four text fields; this is the ingest hot path)."""
+    """The trimmed text of the cell ``name`` (at most :data:`MAX_TEXT` characters). The
+    usual string cell is read inline: a row has four text fields, on the hot path."""
     value = body.get(name)
-    if type(value) is not str:
-        return _field(body, name, _bounded_text)
-    value = value.strip()
-    if len(value) > MAX_TEXT:
+    text = (value.strip() or None) if type(value) is str else _field(body, name, coerce.text)
+    if text is not None and len(text) > MAX_TEXT:
         raise InvalidField(f"{name}: longer than {MAX_TEXT} characters", field=name)
-    return value or None
-
-
-def _date_field(body: Mapping[str, Any], name: str, order: str) -> date | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        return coerce.calendar_date(value, order)
-    except ValueError as exc:
-        raise InvalidField(f"{name}: {exc}", field=name) from None
+    return text
 
 
 def parse_customer(body: Mapping[str, Any], *, date_order: str = "MDY") -> CustomerInput:
@@ -100,5 +84,5 @@ def parse_customer(body: Mapping[str, Any], *, date_order: str = "MDY") -> Custo
         owner_email=_field(body, "ownerEmail", coerce.email),
         stage=_text_field(body, "stage"),
         arr=_field(body, "arr", coerce.money),
-        renewal_date=_date_field(body, "renewalDate", date_order),
+        renewal_date=_field(body, "renewalDate", coerce.calendar_date, date_order),
     )

@@ -17,6 +17,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from claybridge.storage.prepared import driver_error
+
 _BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
 
 
@@ -67,9 +69,7 @@ class Database:
             try:
                 conn.connection.dbapi_connection.execute(sql)  # type: ignore[union-attr]
             except conn.dialect.loaded_dbapi.Error as exc:
-                raise sa.exc.DBAPIError.instance(
-                    sql, (), exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-                ) from exc
+                raise driver_error(conn, sql, (), exc) from exc
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:

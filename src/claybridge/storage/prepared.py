@@ -99,7 +99,7 @@ def _in_list(
     return sql, [*values[:index], *items, *values[index + 1 :]]
 
 
-def _wrapped(conn: sa.Connection, sql: str, params: Any, exc: Exception) -> sa.exc.DBAPIError:
+def driver_error(conn: sa.Connection, sql: str, params: Any, exc: Exception) -> sa.exc.DBAPIError:
     """The driver's error as SQLAlchemy would have raised it (``IntegrityError``, …), so
     callers handle one family of storage errors whichever path ran the statement."""
     wrapped = sa.exc.DBAPIError.instance(
@@ -191,7 +191,7 @@ class Prepared:
             try:
                 cursor.execute(sql, bound)
             except conn.dialect.loaded_dbapi.Error as exc:
-                raise _wrapped(conn, sql, bound, exc) from exc
+                raise driver_error(conn, sql, bound, exc) from exc
             if not self._returning:
                 return []
             if many:
@@ -235,7 +235,7 @@ class Prepared:
             try:
                 cursor.executemany(compiled.sql, bound)
             except conn.dialect.loaded_dbapi.Error as exc:
-                raise _wrapped(conn, compiled.sql, bound, exc) from exc
+                raise driver_error(conn, compiled.sql, bound, exc) from exc
         finally:
             cursor.close()
 
@@ -300,6 +300,6 @@ def run_bound(conn: sa.Connection, statements: Sequence[Bound]) -> None:
             try:
                 cursor.execute(statement.sql, statement.params)
             except conn.dialect.loaded_dbapi.Error as exc:
-                raise _wrapped(conn, statement.sql, statement.params, exc) from exc
+                raise driver_error(conn, statement.sql, statement.params, exc) from exc
     finally:
         cursor.close()

@@ -70,9 +70,9 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         """On SQLite, read the stored text straight into an aware datetime in C
         (``fromisoformat`` with the zone appended): SQLAlchemy's chain parses it naive
         and then ``replace``s the zone, several times the cost, on every row read."""
-        if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
         chain = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite":
+            return chain
 
         def process(value: Any) -> datetime | None:
             if type(value) is str and len(value) == 26:  # "YYYY-MM-DD HH:MM:SS.ffffff"
