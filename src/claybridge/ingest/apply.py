@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from claybridge.actions.upsert_customer import CustomerInput
 from claybridge.clay import submit as clay_submit
 from claybridge.errors import ClaybridgeError, NotFound
-from claybridge.ingest.committer import DEFER_UPSERTS, batch_scope, defer_insert
+from claybridge.ingest.committer import DEFER_UPSERTS, batch_scope, carried, defer_insert
 from claybridge.mapping.engine import Plan, PlannedAction
 from claybridge.records import (
     clay,
@@ -231,9 +231,11 @@ def _deferred_upsert(
     Only where the batch holds the write lock from its first read (SQLite's ``BEGIN
     IMMEDIATE``): nobody else can change the row between the read and the upsert.
     """
-    known: dict[str, dict[str, Any] | None] = batch_scope(conn).setdefault("customers", {})
+    # Rows as stored after the upserts so far, by domain: this batch's, and earlier
+    # batches' while nothing else has written (see ingest.committer.carried).
+    known: dict[str, dict[str, Any] | None] = carried(conn, "customers")
     domain = data.domain
-    existing = known[domain] if domain in known else customers.by_domain(conn, domain)
+    existing = known.pop(domain) if domain in known else customers.by_domain(conn, domain)
     params = customers.upsert_params(
         data,
         owner_id=owner_id,
@@ -242,7 +244,7 @@ def _deferred_upsert(
         known_id=existing["id"] if existing is not None else None,
     )
     row, created = customers.merged(existing, params)
-    known[domain] = row
+    known[domain] = row  # (re)inserted last: the least recently used are dropped first
     defer_insert(conn, customers.deferred_upsert(conn), params)
     return row, created
 

@@ -37,6 +37,16 @@ transaction, so a job can reuse what an earlier job of the same batch read (the 
 snapshot), and :func:`defer_insert` queues rows that are written together just before
 the commit (one ``executemany``, or multi-row statements in ``loop`` mode).
 
+Carried across batches (``loop`` mode): :func:`carried` gives jobs a dict that outlives
+the batch while the committer can vouch that it still matches the database: its
+batches hold the write lock from their ``BEGIN IMMEDIATE``, so only a commit by another
+connection (another process, the admin API's pool) can change what an earlier batch
+read or wrote, and SQLite counts those in ``PRAGMA data_version``. Each batch reads it
+under the lock and starts from empty dicts if it moved; a failed batch, a new
+connection or a full dict (:data:`CARRY_MAX` entries, oldest dropped) also drop
+entries. Why: a customer row re-sent by Clay (a re-run column, an auto-update) was
+read by its domain on every row; carried, the read is paid once per customer.
+
 Isolation between requests in a batch: if the batch transaction fails (a unique
 constraint raced by another process, a deadlock), it is rolled back and each request
 is re-run alone in its own transaction, retried a few times on storage errors. Jobs
@@ -72,6 +82,11 @@ DEFER_UPSERTS = "defer_upserts"
 # default is 5 ms). 0.1 ms measured no better than 0.5 ms.
 SWITCH_INTERVAL = 0.0005
 _SCOPE = "_claybridge_batch"
+# In a batch's scratchpad: the committer's dicts that outlive the batch (see carried()).
+_CARRY = "_carry"
+# Most entries a carried dict keeps (per name); beyond it the oldest go. A customer row
+# held this way is ~1.5 KB, so 10,000 of them cost ~15 MB.
+CARRY_MAX = 10_000
 SOLO_ATTEMPTS = 3
 
 
@@ -85,6 +100,23 @@ def batch_scope(conn: sa.Connection) -> dict[str, Any]:
         scope = {}
         setattr(conn, _SCOPE, scope)
     return scope
+
+
+def carried(conn: sa.Connection, name: str) -> dict[Any, Any]:
+    """A dict of the scratchpad named ``name`` that later batches see again, as long as
+    nothing else has written to the database (module docstring); where the committer
+    cannot vouch for that (``thread`` mode, a request run alone), it lives for this
+    transaction only, like any other entry of :func:`batch_scope`.
+
+    Jobs keep only what is true of the database after their batch commits (a row as
+    read, or as the batch's own write leaves it); a batch that fails takes it all away.
+    """
+    scope = batch_scope(conn)
+    found: dict[Any, Any] | None = scope.get(name)
+    if found is None:
+        keep: dict[str, dict[Any, Any]] | None = scope.get(_CARRY)
+        found = scope[name] = {} if keep is None else keep.setdefault(name, {})
+    return found
 
 
 # Deferred writes of a batch: statement -> its rows, in the order first deferred.
@@ -112,7 +144,11 @@ def run_jobs(conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]]) ->
 
 
 def run_jobs_deferred(
-    conn: sa.Connection, jobs: list[Callable[[sa.Connection], Any]], *, upserts: bool = False
+    conn: sa.Connection,
+    jobs: list[Callable[[sa.Connection], Any]],
+    *,
+    upserts: bool = False,
+    carry: dict[str, dict[Any, Any]] | None = None,
 ) -> tuple[list[Any], Deferred]:
     """:func:`run_jobs` without the flush: also returns the deferred writes, in their
     :attr:`Prepared.write_order`, for the caller to write before it commits.
@@ -120,8 +156,15 @@ def run_jobs_deferred(
     ``upserts``: jobs may defer upserts too (:data:`DEFER_UPSERTS`), reading what they
     need first; only where the transaction holds the write lock from its start (SQLite's
     ``BEGIN IMMEDIATE``), so nothing changes between the read and the deferred write.
+    ``carry``: the dicts :func:`carried` hands out, kept by the caller across batches
+    (only with ``upserts``, for the same reason).
     """
-    setattr(conn, _SCOPE, {DEFER_UPSERTS: True} if upserts else {})
+    scope: dict[str, Any] = {}
+    if upserts:
+        scope[DEFER_UPSERTS] = True
+        if carry is not None:
+            scope[_CARRY] = carry
+    setattr(conn, _SCOPE, scope)
     try:
         groups: dict[Any, list[Any]] = {}
         for job in jobs:
@@ -171,9 +214,13 @@ class Committer:
         self._thread: threading.Thread | None = None
         # loop mode
         self._pending: list[_Item[Any]] = []
+        self._loop_seen: tuple[asyncio.AbstractEventLoop | None, int] = (None, 0)
         self._draining = False
         self._commits: ThreadPoolExecutor | None = None
         self._conn: sa.Connection | None = None
+        # What carried() keeps for self._conn, and the data_version it was true at.
+        self._carry: dict[str, dict[Any, Any]] = {}
+        self._data_version: int | None = None
         self.batches = 0
         self.jobs = 0
 
@@ -205,7 +252,7 @@ class Committer:
         """Run ``job`` in a write transaction and return its result once committed."""
         if not self._running:
             raise RuntimeError("the committer is not running")
-        loop = asyncio.get_running_loop()
+        loop = self._running_loop()
         future: asyncio.Future[T] = loop.create_future()
         item = _Item(job, loop, future)
         if self.mode == "thread":
@@ -218,6 +265,20 @@ class Committer:
                 # iteration have been submitted, so they share the batch.
                 loop.call_soon(lambda: loop.create_task(self._drain()))
         return await future
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop running in this thread, as ``asyncio.get_running_loop()``.
+
+        Why not that call every time: on Python 3.11 it checks ``getpid()``, a system
+        call, and py-spy put 2.8% of the ingest benchmark's loop thread on it (one call
+        a request). The loop last found is reused while it is running and was found in
+        this thread: a thread runs one loop at a time, so it is the running one.
+        """
+        loop, thread = self._loop_seen
+        if loop is None or thread != threading.get_ident() or not loop.is_running():
+            loop = asyncio.get_running_loop()
+            self._loop_seen = loop, threading.get_ident()
+        return loop
 
     # -- loop mode ---------------------------------------------------------------------
 
@@ -242,7 +303,10 @@ class Committer:
                 transaction = conn.begin()
                 try:
                     if self._db.is_sqlite:
-                        results, deferred = run_jobs_deferred(conn, jobs, upserts=True)
+                        self._check_carry(conn)
+                        results, deferred = run_jobs_deferred(
+                            conn, jobs, upserts=True, carry=self._carry
+                        )
                         run_bound(
                             conn,
                             [b for i, rows in deferred.items() for b in i.multi_row(conn, rows)],
@@ -256,12 +320,29 @@ class Committer:
             except BaseException:
                 self._release()  # a failed batch does not leave its state for the next
                 raise
+            for kept in self._carry.values():
+                for _ in range(len(kept) - CARRY_MAX):
+                    del kept[next(iter(kept))]  # the oldest first
             return [(r, None) for r in results]
         except Exception as exc:
             return self._fallback(batch, exc)
 
+    def _check_carry(self, conn: sa.Connection) -> None:
+        """Drop what earlier batches carried if another connection has committed since
+        (``PRAGMA data_version`` moved). Runs under the batch's write lock, so nothing
+        else can commit between this check and the batch's own COMMIT."""
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        version = dbapi.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._carry.clear()
+            self._data_version = version
+
     def _release(self) -> None:
-        """Give the batches' connection back to the pool (a new one is taken next time)."""
+        """Give the batches' connection back to the pool (a new one is taken next time),
+        and forget what was carried for it."""
+        self._carry.clear()
+        self._data_version = None
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
