@@ -60,7 +60,9 @@ def parse_object(raw: bytes) -> tuple[dict[str, Any], bool]:
             f"the request body must be a JSON object, not {_json_type(value)}",
             code="invalid_body",
         )
-    if raw.count(b"{") == 1 and b"[" not in raw:
+    # (find, not ``in``: bytes.__contains__ tries its argument as an integer first, and
+    # raises and clears a TypeError for every bytes argument.)
+    if raw.count(b"{") == 1 and raw.find(b"[") == -1:
         # One brace in the whole text: a flat object (the usual Clay row), so only its
         # own keys can be secret-named. (A brace inside a string only sends us the long way.)
         return value, any(map(is_secret_name, value))

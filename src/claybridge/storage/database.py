@@ -9,6 +9,7 @@ for write transactions, which take the write lock up front and wait for it.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +25,24 @@ _BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def _null(value: None) -> None:
+    """The adapter of ``None`` for Python's sqlite3 module: NULL, as without one."""
+    return value
+
+
+def _adapt_none_directly() -> None:
+    """Give ``None`` an explicit sqlite3 adapter (it binds NULL either way).
+
+    Why: on Python 3.11, sqlite3 looks a bound ``None`` up as a type to adapt (only
+    exact int, float, str and bytearray skip that), finds no adapter, and then asks its
+    protocol type for ``__adapt__``: a formatted AttributeError raised and cleared for
+    every ``None`` bound. An event row binds four (no error, no note): under callgrind
+    that was ~1.5% of a request's instructions, against one dictionary hit and one
+    call with the adapter registered. Registering is process-wide and idempotent.
+    """
+    sqlite3.register_adapter(type(None), _null)
 
 
 class Database:
@@ -42,6 +61,7 @@ class Database:
             kwargs.update(pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
         self.engine = sa.create_engine(url, **kwargs)
         if self.is_sqlite:
+            _adapt_none_directly()
             self._configure_sqlite(sqlite_synchronous)
         self.writer = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")
