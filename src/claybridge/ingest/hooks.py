@@ -59,6 +59,11 @@ class HooksEndpoint:
         wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._settings = settings
+        # Read once: settings do not change while the app runs, and these are read on
+        # every request (base_url is a computed property).
+        self._limit = settings.max_body_bytes
+        self._date_order = settings.date_order
+        self._base_url = settings.base_url
         self._committer = committer
         self._clock = clock
         self._box = box
@@ -75,7 +80,7 @@ class HooksEndpoint:
             )
             return
         key = scope["path"][len(PREFIX) :].rstrip("/")
-        limit = self._settings.max_body_bytes
+        limit = self._limit
         authorization: str | None = None
         declared = 0
         headers: list[tuple[str, str]] = []
@@ -93,11 +98,11 @@ class HooksEndpoint:
             body=body,
             received_at=received_at,
             max_body_bytes=limit,
-            date_order=self._settings.date_order,
+            date_order=self._date_order,
             authorization=authorization,
             dry_run=_dry_run(scope.get("query_string", b"")),
             box=self._box,
-            base_url=self._settings.base_url,
+            base_url=self._base_url,
         )
         job = IngestJob(request)
         job.plan_ahead()  # pure work, while an earlier batch commits

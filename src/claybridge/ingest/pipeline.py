@@ -113,7 +113,8 @@ def _stored_body(
         secrets = has_secrets(parsed)
     if raw is not None and not secrets:
         # Nothing to hide: keep the body as sent (cheaper, and byte-for-byte faithful).
-        return raw[:STORED_BODY_LIMIT].decode("utf-8", errors="replace")
+        kept = raw if len(raw) <= STORED_BODY_LIMIT else raw[:STORED_BODY_LIMIT]
+        return kept.decode("utf-8", "replace")
     return orjson.dumps(redact_body(parsed)).decode()
 
 
@@ -139,11 +140,11 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     config: CompiledConfig | None = None
     note: str | None = None
     try:
+        config = compiled_config(source, req.box)
         if req.trusted and req.parsed is not None:
             parsed = req.parsed
         else:
             _authenticate(source, req.authorization, scope.setdefault("tokens", set()))
-            config = compiled_config(source, req.box)
             if config.signature_scheme != "none":
                 _verify_signature(config, req)
             if req.body is None:
@@ -152,7 +153,6 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
                 parsed, req.body_secrets = req.preparsed
             else:
                 parsed, req.body_secrets = parse_object(req.body)
-        config = compiled_config(source, req.box)
         event = {"body": parsed, "headers": headers}
         if not req.dry_run and not req.replay_of and config.idempotency_mode != "off":
             key, note = event_key(config.idempotency_mode, config.idempotency_path, event)
@@ -261,9 +261,10 @@ def _source(conn: sa.Connection, scope: dict[str, Any], key: str) -> dict[str, A
 # The last version of each source read by a batch, by key: what IngestJob.plan_ahead
 # plans with (a guess that handle() checks; never trusted on its own).
 _SEEN: dict[str, dict[str, Any]] = {}
-# Tokens plan_ahead has verified, with the hash they matched (see _authenticate): each
-# request would otherwise hash its token twice, here and in its batch. Only a guard
-# against planning for a wrong token; handle() authenticates every request itself.
+# Authorization values plan_ahead has verified, with the hash they matched (see
+# _authenticate): each request would otherwise hash its token twice, here and in its
+# batch. Only a guard against planning for a wrong token; handle() authenticates every
+# request itself.
 _AHEAD_VERIFIED: set[tuple[str, str]] = set()
 
 
@@ -458,8 +459,9 @@ def _authenticate(
 ) -> None:
     """Raise :class:`Unauthorized` unless ``authorization`` carries the source's token.
 
-    ``verified`` remembers tokens already checked against this version of the source
-    (its token hash), so a burst from one Clay column hashes its token once.
+    ``verified`` remembers ``Authorization`` values already checked against this
+    version of the source (its token hash), so a burst from one Clay column (which
+    sends the same header every time) parses and hashes its token once.
     """
     if source["status"] == sources.DISCONNECTED:
         raise Unauthorized(
@@ -467,17 +469,18 @@ def _authenticate(
             "then update the Authorization header in the Clay column",
             code="source_disconnected",
         )
+    # Keyed by the stored hash: a rotation changes it, so nothing verified before counts.
+    if authorization is not None and (source["token_hash"], authorization) in verified:
+        return
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized(
             "missing bearer token: add the header Authorization: Bearer <token>",
             code="missing_token",
         )
-    # Keyed by the stored hash: a rotation changes it, so nothing verified before counts.
-    if (source["token_hash"], token) in verified:
-        return
     if matches(token, source["token_hash"]):
-        verified.add((source["token_hash"], token))
+        assert authorization is not None  # it carried a token
+        verified.add((source["token_hash"], authorization))
     else:
         raise Unauthorized(
             "the bearer token is wrong or has been rotated; "
