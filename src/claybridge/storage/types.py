@@ -18,6 +18,7 @@ _CENT = Decimal("0.01")
 # of recent values (datetime -> text). Cleared when full; dict operations are atomic.
 _SQLITE_TIMESTAMPS: dict[datetime, str] = {}
 _MEMO_SIZE = 2048
+_SQLITE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -56,9 +57,18 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             if value.tzinfo is None:
                 raise ValueError("naive datetime: Claybridge stores UTC-aware times only")
             utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-            # The first 26 characters: the text without its "+00:00" (datetime.replace,
-            # to drop the zone first, costs more than the formatting).
-            text = utc.isoformat(" ", "microseconds")[:26]
+            # SQLAlchemy's own format for SQLite. Not isoformat: on 3.11 it builds the
+            # text with PyUnicode_FromFormat and formats the "+00:00" too (1.9 µs against
+            # 1.2 µs; replace(tzinfo=None) first costs more than that).
+            text = _SQLITE_FORMAT % (
+                utc.year,
+                utc.month,
+                utc.day,
+                utc.hour,
+                utc.minute,
+                utc.second,
+                utc.microsecond,
+            )
             if len(memo) >= _MEMO_SIZE:
                 memo.clear()
             memo[value] = text
