@@ -248,8 +248,13 @@ class Committer:
         self._release()
         log.info("committer stopped", mode=self.mode, batches=self.batches, jobs=self.jobs)
 
-    async def submit(self, job: Callable[[sa.Connection], T]) -> T:
-        """Run ``job`` in a write transaction and return its result once committed."""
+    def submit(self, job: Callable[[sa.Connection], T]) -> asyncio.Future[T]:
+        """Queue ``job`` for a write transaction: the future (await it on the running
+        loop) holds its result, or its error, once the transaction has committed.
+
+        A plain function returning the future, not a coroutine: every request awaits
+        one, and a coroutine around it was one more object and frame to resume a row.
+        """
         if not self._running:
             raise RuntimeError("the committer is not running")
         loop = self._running_loop()
@@ -264,7 +269,7 @@ class Committer:
                 # call_soon: start after the requests already read in this loop
                 # iteration have been submitted, so they share the batch.
                 loop.call_soon(lambda: loop.create_task(self._drain()))
-        return await future
+        return future
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         """The event loop running in this thread, as ``asyncio.get_running_loop()``.
