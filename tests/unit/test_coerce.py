@@ -48,6 +48,8 @@ def test_number_fast_path_agrees_with_the_full_rules() -> None:
     for raw in shapes:
         assert coerce._PLAIN_AMOUNT.match(raw), raw
         assert coerce.number(raw) == coerce._number_by_rules(raw), raw
+        by_rules = coerce._number_by_rules(raw).quantize(Decimal("0.01"))
+        assert str(coerce.money(raw)) == str(by_rules), raw  # money's own short path
     for raw in ("1.500", "0.125", "1,23", "12,34,567", "$ 5", "5$"):  # left to the full rules
         assert not coerce._PLAIN_AMOUNT.match(raw), raw
 
@@ -184,3 +186,22 @@ def test_text_rejects_structures_and_renders_numbers() -> None:
     assert coerce.text(42) == "42"
     with pytest.raises(ValueError, match="expected text"):
         coerce.text({"a": 1})
+
+
+@pytest.mark.parametrize(
+    "raw", ["03/01/2026", " 03/01/2026 ", "3-1-2026", "31.12.2026", "13/01/2026", "02/30/2026"]
+)
+@pytest.mark.parametrize("order", ["MDY", "DMY"])
+def test_calendar_date_reads_slash_dates_alike_with_or_without_spaces(
+    raw: str, order: str
+) -> None:
+    """A slash date with surrounding spaces (the general path) reads, or is refused, as
+    the same date without them (the short path)."""
+
+    def read(value: str) -> object:
+        try:
+            return coerce.calendar_date(value, order)
+        except ValueError as exc:
+            return str(exc)
+
+    assert read(raw) == read(raw.strip())

@@ -37,6 +37,7 @@ _SUFFIX_ORDER = tuple(sorted(_SUFFIXES, key=len, reverse=True))  # longest first
 # directly. Every value this admits reads the same under the full rules below (comma
 # groups of exactly three, a dot with at most two decimals is never the ambiguous case).
 _PLAIN_AMOUNT = re.compile(r"^\$?(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?$")
+_CENT = Decimal("0.01")
 
 
 def is_blank(value: Any) -> bool:
@@ -168,12 +169,17 @@ def _number_by_rules(original: str) -> Decimal:
 
 def money(value: Any) -> Decimal | None:
     """A non-negative amount rounded to cents."""
+    if type(value) is str:  # the usual cell, "$120,000", read without number()'s steps
+        plain = _PLAIN_AMOUNT.match(value)
+        if plain is not None:
+            whole, fraction = plain.groups()
+            return Decimal(whole.replace(",", "") + (fraction or "")).quantize(_CENT)
     amount = number(value)
     if amount is None:
         return None
     if amount < 0:
         raise ValueError("must not be negative")
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(_CENT)
 
 
 _DATE_FORMATS = (
@@ -198,12 +204,15 @@ def calendar_date(value: Any, order: str = "MDY") -> date | None:
     keeps the calendar date it was written with (no shift to UTC): a renewal on
     ``2026-03-01T23:30-05:00`` is on March 1.
     """
-    if is_blank(value):
+    if type(value) is str and (slash := _SLASH_DATE.match(value)) is not None:
+        s = value  # the usual cell, "03/01/2026": nothing to strip (the pattern is anchored)
+    elif is_blank(value):
         return None
-    if not isinstance(value, str):
+    elif not isinstance(value, str):
         raise ValueError("expected a date such as 2026-03-01")
-    s = value.strip()
-    slash = _SLASH_DATE.match(s)
+    else:
+        s = value.strip()
+        slash = _SLASH_DATE.match(s)
     if slash:
         a, b, year = map(int, slash.groups())
         month, day = (a, b) if order == "MDY" else (b, a)
