@@ -192,9 +192,7 @@ def test_text_rejects_structures_and_renders_numbers() -> None:
     "raw", ["03/01/2026", " 03/01/2026 ", "3-1-2026", "31.12.2026", "13/01/2026", "02/30/2026"]
 )
 @pytest.mark.parametrize("order", ["MDY", "DMY"])
-def test_calendar_date_reads_slash_dates_alike_with_or_without_spaces(
-    raw: str, order: str
-) -> None:
+def test_calendar_date_reads_slash_dates_alike_with_or_without_spaces(raw: str, order: str) -> None:
     """A slash date with surrounding spaces (the general path) reads, or is refused, as
     the same date without them (the short path)."""
 
