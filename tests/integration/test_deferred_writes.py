@@ -11,11 +11,12 @@ import sqlalchemy as sa
 
 from claybridge.actions.upsert_customer import CustomerInput
 from claybridge.ingest.apply import _deferred_upsert
-from claybridge.ingest.committer import run_jobs_deferred
-from claybridge.records import customers, owners, sources
+from claybridge.ingest.committer import defer_insert, run_jobs_deferred
+from claybridge.records import customers, events, owners, sources
 from claybridge.storage.database import Database
 from claybridge.storage.prepared import Prepared, run_bound
 from claybridge.storage.tables import customers as customers_table
+from claybridge.storage.tables import events as events_table
 from claybridge.storage.tables import owners as owners_table
 from tests.conftest import now
 
@@ -180,3 +181,54 @@ def _stored(conn: sa.Connection) -> list[dict[str, Any]]:
 
 def _without_ids(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "id"} for r in rows]
+
+
+def test_events_with_and_without_errors_share_a_batch(db: Database) -> None:
+    """An accepted event (no error, no note) goes in by the shorter insert and a rejected
+    one by the full insert, in one batch; both read back with every column as given."""
+    _owner, source_id = _fixture(db)
+    base = {
+        "source_id": source_id,
+        "received_at": now(),
+        "status_code": 200,
+        "request_headers": {"content-type": "application/json"},
+        "request_body": '{"name": "Acme"}',
+        "response_body": '{"ok": true}',
+        "customer_id": None,
+        "event_name": "customer.upsert",
+        "error_code": None,
+        "error_message": None,
+        "error_field": None,
+        "note": None,
+    }
+    accepted = {**base, "id": "evt_1", "status": "accepted"}
+    rejected = {
+        **base,
+        "id": "evt_2",
+        "status": "rejected",
+        "status_code": 400,
+        "error_code": "missing_field",
+        "error_message": "name is required",
+        "error_field": "name",
+        "note": "a note",
+    }
+    assert events.insert_for(accepted) is not events.insert_for(rejected)
+    assert events.insert_for(rejected) is events.INSERT_PREPARED
+
+    def job(row: dict[str, Any]) -> Any:
+        return lambda conn: defer_insert(conn, events.insert_for(row), row)
+
+    with db.write() as conn:
+        _answers, deferred = run_jobs_deferred(conn, [job(accepted), job(rejected)])
+        for insert, rows in deferred.items():
+            if db.is_sqlite:
+                run_bound(conn, insert.multi_row(conn, rows))
+            else:
+                insert.execute_many(conn, rows)
+    with db.read() as conn:
+        stored = {
+            r.id: dict(r._mapping)
+            for r in conn.execute(sa.select(events_table).order_by(events_table.c.id))
+        }
+    assert stored["evt_1"] == accepted
+    assert stored["evt_2"] == rejected
