@@ -79,6 +79,7 @@ class Preplan:
     headers: dict[str, str]
     body: dict[str, Any]
     plan: Plan
+    keyed: bool  # that version of the source checks idempotency keys
 
 
 @dataclass(slots=True)
@@ -309,7 +310,8 @@ class IngestJob:
             )
         except Exception:
             return
-        req.preplan = Preplan(source["id"], source["updated_at"], headers, parsed, plan)
+        keyed = config.idempotency_mode != "off"
+        req.preplan = Preplan(source["id"], source["updated_at"], headers, parsed, plan, keyed)
 
     @staticmethod
     def prepare_batch(conn: sa.Connection, jobs: list[IngestJob]) -> None:
@@ -329,6 +331,8 @@ class IngestJob:
             req = job.request
             if req.dry_run or req.replay_of or req.trusted or req.body is None:
                 continue
+            if req.preplan is not None and not req.preplan.keyed:
+                continue  # (if its source has turned keyed since, handle() reads alone)
             source = (
                 _source(conn, scope, req.source_key) if SOURCE_KEY.match(req.source_key) else None
             )
