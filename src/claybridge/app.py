@@ -1,8 +1,9 @@
 """``create_app(settings)``: the ASGI application. No I/O happens at import or build time;
 the committer thread starts in the lifespan, and migrations are the CLI's job.
 
-Routing: ``/hooks/…`` goes straight to the bare ingest endpoint (the hot path); every
-other path goes to the FastAPI admin app, which also owns the lifespan.
+Routing: ``/hooks/…`` goes straight to the bare ingest endpoint (the hot path), which is
+the top-level app itself; every other path goes to the FastAPI admin app, which also
+owns the lifespan.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.types import Receive, Scope, Send
 
 from claybridge import __version__
 from claybridge.clock import Clock, SystemClock
@@ -34,21 +34,21 @@ from claybridge.web.sources_api import router as sources_router
 from claybridge.web.workflows_api import router as workflows_router
 
 
-class ClaybridgeApp:
-    """The top-level ASGI app: a two-way split between the hot path and the admin app."""
+class ClaybridgeApp(HooksEndpoint):
+    """The top-level ASGI app: the hot path itself (``/hooks/…``), which hands every
+    other path, and the lifespan, to the admin app (see :class:`HooksEndpoint`)."""
 
     def __init__(self, state: AppState, admin: FastAPI) -> None:
+        super().__init__(
+            state.settings,
+            state.committer,
+            state.clock,
+            state.box,
+            lambda: state.wake(),
+            other=admin,
+        )
         self.state = state
         self.admin = admin
-        self.hooks = HooksEndpoint(
-            state.settings, state.committer, state.clock, state.box, lambda: state.wake()
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            await self.hooks(scope, receive, send)
-        else:
-            await self.admin(scope, receive, send)
 
 
 def create_app(

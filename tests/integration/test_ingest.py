@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import orjson
 import sqlalchemy as sa
 
+from claybridge.config import Settings
 from claybridge.records import owners, sources
 from claybridge.storage.database import Database
 from claybridge.storage.tables import customers, events
@@ -256,3 +259,38 @@ def test_concurrent_rows_for_one_domain_make_one_customer(
     assert len({r.json()["customer"]["id"] for r in responses}) == 1
     assert _count(db, customers) == 1
     assert _count(db, events) == 50
+
+
+def test_the_hooks_endpoint_hands_other_paths_on(settings: Settings) -> None:
+    """As the top-level app, the hooks endpoint passes every other path (and any other
+    scope type) to the app behind it; standing alone, it answers those with a JSON 404."""
+    from claybridge.app import create_app
+    from claybridge.ingest.hooks import HooksEndpoint
+
+    app = create_app(settings)
+    seen: list[str] = []
+
+    async def behind(scope: dict[str, Any], _receive: Any, _send: Any) -> None:
+        seen.append(f"{scope['type']} {scope.get('path', '')}")
+
+    routed = HooksEndpoint(
+        settings, app.state.committer, app.state.clock, app.state.box, other=behind
+    )
+    alone = HooksEndpoint(settings, app.state.committer, app.state.clock, app.state.box)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def scenario() -> None:
+        await routed({"type": "http", "path": "/v1/sources", "method": "GET"}, receive, send)
+        await routed({"type": "lifespan"}, receive, send)
+        await alone({"type": "http", "path": "/v1/sources", "method": "GET"}, receive, send)
+
+    asyncio.run(scenario())
+    assert seen == ["http /v1/sources", "lifespan "]
+    assert sent[0]["status"] == 404
+    assert orjson.loads(sent[1]["body"])["error"]["code"] == "not_found"
