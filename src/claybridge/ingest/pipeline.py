@@ -198,7 +198,7 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
             error_field=exc.field,
             event_name=plan.event_name if plan else None,
         )
-        defer_insert(conn, events.insert_for(row), row)
+        defer_insert(conn, events.INSERT_PREPARED, row)
         return IngestResponse(exc.status_code, response, payload)
     response = {"ok": True, "event_id": event_id, "event": plan.event_name, "actions": results}
     if req.dry_run:
@@ -238,7 +238,7 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     row["note"] = note or (f"replay of {req.replay_of}" if req.replay_of else None)
     if req.dry_run:
         row["status"] = events.DRY_RUN
-    defer_insert(conn, events.insert_for(row), row)
+    defer_insert(conn, events.INSERT_PREPARED, row)
     queued = any(
         r["kind"] in OUTBOUND and r["status"] in ("queued", "started", "completed") for r in results
     )
@@ -391,7 +391,7 @@ def _replay(
         payload = stored if isinstance(stored, bytes) else stored.encode()
     row = _event_row(event_id, source, req, headers, parsed, 200, payload, None)
     row.update(status=events.DUPLICATE, note=f"repeat of {owner['event_id']}")
-    defer_insert(conn, events.insert_for(row), row)
+    defer_insert(conn, events.INSERT_PREPARED, row)
     return IngestResponse(200, orjson.loads(payload), payload, REPLAYED)
 
 

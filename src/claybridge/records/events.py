@@ -21,7 +21,6 @@ __all__ = [
     "STATUSES",
     "events",
     "get",
-    "insert_for",
     "public",
     "search",
 ]
@@ -34,24 +33,6 @@ STATUSES = (ACCEPTED, REJECTED, DRY_RUN, DUPLICATE)
 
 # Events are written by the ingest path, in bulk at commit (ingest.committer.defer_insert).
 INSERT_PREPARED = Prepared(events.insert(), [c.key for c in events.c])
-# The columns nearly every accepted event leaves empty. Such a row is inserted without
-# them (NULL by default) rather than binding four NULLs: with Python 3.11's sqlite3 each
-# bound None is looked up as a type to adapt (see storage.database), ~1.4k instructions.
-_USUALLY_EMPTY = frozenset({"error_code", "error_message", "error_field", "note"})
-_INSERT_FILLED = Prepared(events.insert(), [c.key for c in events.c if c.key not in _USUALLY_EMPTY])
-
-
-def insert_for(row: dict[str, Any]) -> Prepared:
-    """The prepared insert for the event ``row`` (all of ``events``' columns): the
-    shorter one when its error and note columns are all empty."""
-    if (
-        row["error_code"] is None
-        and row["note"] is None
-        and row["error_message"] is None
-        and row["error_field"] is None
-    ):
-        return _INSERT_FILLED
-    return INSERT_PREPARED
 
 
 def _body(text: str | None) -> Any:
