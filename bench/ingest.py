@@ -18,6 +18,15 @@ idempotency cost (leads / leads_idem - 1), peak RSS, and checks that every 2xx a
 has its event stored. Targets: customers >= 0.2x and p99 <= 50 ms (issue 2), leads >=
 0.15x and idempotency <= 15% (issue 3), peak RSS < 150 MB.
 
+Only the target being measured runs: the other servers are paused (SIGSTOP) during its
+warm-up and rounds, and resumed (SIGCONT) for their own. Why: an idle ``claybridge
+serve`` still wakes ten times a second (its worker's poll, ~20 ms of CPU a second), and
+with three of them beside the one under load on a 2-core machine, each measurement also
+measured its neighbours' wake-ups (the bare app's included). A resumed process gets
+``--rewarm`` seconds of load that are not counted before its round: in a run without
+it, every target's first round after a pause had the worst p99 of its five (94-196 ms
+against 43-72 ms), as the paused process's cold pages came back in.
+
 Ratios are paired: each round measures every target once, back to back, and a ratio is
 the median over rounds of (target / bare app *in that round*). Why: this VM's speed
 drifts by tens of percent over minutes (the bare app alone measured 25-33k requests/s
@@ -35,6 +44,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -245,6 +255,12 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(statistics.median(r[k] for r in runs)) for k in keys}
 
 
+def only_running(procs: dict[str, subprocess.Popen[Any]], measured: str) -> None:
+    """Resume the process of ``measured`` and pause every other one (module docstring)."""
+    for name, proc in procs.items():
+        proc.send_signal(signal.SIGCONT if name == measured else signal.SIGSTOP)
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -288,6 +304,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rewarm", type=int, default=1, help="seconds of load after resuming")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
@@ -340,19 +357,28 @@ def main() -> int:
     )
     bare_url = f"http://127.0.0.1:{port}"
     targets = {"bare_asgi": bare_url, **{name: url for name, (_p, url) in servers.items()}}
+    procs: dict[str, subprocess.Popen[Any]] = {
+        "bare_asgi": bare,
+        **{name: proc for name, (proc, _url) in servers.items()},
+    }
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
     try:
         for target in targets.values():
             wait_up(target)
         for name, target in targets.items():
+            only_running(procs, name)
             run_wrk(wrk, target, scripts[name], args, args.warmup)
         # Alternate the targets so that drift on the machine hits all alike.
         order = list(targets)
         for number in range(args.rounds):
             for name in order if number % 2 == 0 else order[::-1]:
+                only_running(procs, name)
+                run_wrk(wrk, targets[name], scripts[name], args, args.rewarm)  # not counted
                 rounds[name].append(run_wrk(wrk, targets[name], scripts[name], args, args.duration))
         rss = max(peak_rss_mb(proc.pid) for proc, _url in servers.values())
     finally:
+        for proc in procs.values():
+            proc.send_signal(signal.SIGCONT)  # a paused process acts on SIGTERM only once resumed
         for proc, _url in servers.values():
             proc.terminate()
             proc.wait(30)
