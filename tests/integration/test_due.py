@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -11,6 +13,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from claybridge.delivery.ssrf import parse_networks
+from claybridge.delivery.worker import Worker
 from claybridge.records import deliveries, destinations, due
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database
@@ -116,3 +119,54 @@ def test_each_kind_of_work_is_due_only_once_its_time_came(db: Database, kind: st
         KINDS[kind](conn, True)
     with db.read() as conn:
         assert due.anything_due(conn, now())
+
+
+def test_a_kept_connection_sees_each_commit(db: Database) -> None:
+    """Polling on one connection again and again answers from the latest commit."""
+    kept = db.engine.connect()
+    try:
+        assert not due.anything_due(kept, now())
+        with db.write() as conn:
+            KINDS["delivery due"](conn, True)
+        assert due.anything_due(kept, now()), "the second poll saw the first one's snapshot"
+    finally:
+        kept.close()
+
+
+def test_the_poll_holds_no_read_transaction_on_sqlite(db: Database) -> None:
+    """After a poll, the WAL can be checkpointed and rewound at once (no reader left)."""
+    if not db.is_sqlite:
+        pytest.skip("a SQLite property: a reader's snapshot keeps the WAL from rewinding")
+    kept = db.engine.connect()
+    try:
+        with db.write() as conn:
+            KINDS["delivery due"](conn, False)
+        assert not due.anything_due(kept, now())
+        path = db.engine.url.database
+        assert path is not None
+        other = sqlite3.connect(path, timeout=0.2)
+        try:
+            busy, _frames, _done = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            other.close()
+        assert busy == 0
+    finally:
+        kept.close()
+
+
+def test_an_idle_worker_holds_one_connection_on_sqlite_and_returns_it(db: Database) -> None:
+    """Idle polls reuse one connection on SQLite (none between polls on PostgreSQL); a
+    stopped worker gives it back to the pool."""
+    worker = Worker(db, SecretBox(Fernet.generate_key()), poll_interval=0.02)
+
+    async def idle_then_stop() -> int:
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(0.3)  # about a dozen polls
+        held = db.engine.pool.checkedout()  # type: ignore[attr-defined]
+        stop.set()
+        await task
+        return int(held)
+
+    assert asyncio.run(idle_then_stop()) == (1 if db.is_sqlite else 0)
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -101,6 +101,7 @@ class Worker:
         self._jobs_at = 0.0
         self._busy = False
         self._have_results = asyncio.Event()
+        self._poll_conn: sa.Connection | None = None  # SQLite: kept for the idle poll
         self.sent = 0
 
     def wake(self) -> None:
@@ -184,15 +185,31 @@ class Worker:
         write lock (SQLite has one writer).
 
         On SQLite it runs on the loop: a few index probes in-process, where a thread
-        hop would trade the GIL with the loop that serves ingest in ``serve``. On
-        PostgreSQL it waits on the network, so it runs in a thread.
+        hop would trade the GIL with the loop that serves ingest in ``serve``. It keeps
+        one connection for it (the poll holds no transaction between calls, see
+        :func:`~claybridge.records.due.anything_due`): a pool checkout and its reset
+        cost three times the statement (99 µs against 24 µs a poll). On PostgreSQL it
+        waits on the network, so it runs in a thread, on a pooled connection.
         """
+        if not self.db.is_sqlite:
 
-        def check() -> bool:
-            with self.db.read() as conn:
-                return due.anything_due(conn, now)
+            def check() -> bool:
+                with self.db.read() as conn:
+                    return due.anything_due(conn, now)
 
-        return check() if self.db.is_sqlite else await asyncio.to_thread(check)
+            return await asyncio.to_thread(check)
+        if self._poll_conn is None:
+            self._poll_conn = self.db.engine.connect()
+        try:
+            return due.anything_due(self._poll_conn, now)
+        except Exception:
+            self._close_poll()  # a fresh connection next time
+            raise
+
+    def _close_poll(self) -> None:
+        conn, self._poll_conn = self._poll_conn, None
+        if conn is not None:
+            conn.close()
 
     def _claim(self, now: datetime, limit: int, held: dict[str, int]) -> list[Claimed]:
         if limit <= 0:
@@ -362,6 +379,7 @@ class Worker:
         )
 
     async def _shutdown(self, flusher: asyncio.Task[None]) -> None:
+        self._close_poll()
         pending = list(self._in_flight.values())
         if pending:
             await asyncio.wait(pending, timeout=self.grace)

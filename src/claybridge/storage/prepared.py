@@ -116,7 +116,7 @@ class Prepared:
         self,
         statement: sa.ClauseElement,
         keys: Sequence[str],
-        returning: Sequence[sa.Column[Any]] = (),
+        returning: Sequence[sa.ColumnClause[Any]] = (),
         *,
         write_order: int = 1,
     ) -> None:
