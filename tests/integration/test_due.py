@@ -1,4 +1,4 @@
-"""The idle worker's one read (records.due.anything_due), kind by kind."""
+"""The idle worker's one read (records.due.anything_due), kind by kind, and its polling."""
 
 from __future__ import annotations
 
@@ -170,3 +170,32 @@ def test_an_idle_worker_holds_one_connection_on_sqlite_and_returns_it(db: Databa
 
     assert asyncio.run(idle_then_stop()) == (1 if db.is_sqlite else 0)
     assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_storage_error_in_a_round_does_not_stop_the_worker(db: Database) -> None:
+    """A poll that fails on the database is logged and tried again after error_pause:
+    the worker keeps polling instead of ending (in serve, nothing would deliver)."""
+
+    class FlakyWorker(Worker):
+        polls = 0
+
+        async def _anything_due(self, now: Any) -> bool:
+            self.polls += 1
+            if self.polls == 1:  # the database briefly unavailable
+                raise sa.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+            return await super()._anything_due(now)
+
+    worker = FlakyWorker(db, SecretBox(Fernet.generate_key()), poll_interval=0.02, error_pause=0.05)
+
+    async def scenario() -> tuple[bool, int]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(0.4)
+        alive = not task.done()
+        stop.set()
+        await task  # a clean stop, no exception
+        return alive, worker.polls
+
+    alive, polls = asyncio.run(scenario())
+    assert alive
+    assert polls >= 4, "polled again after the failed one"

@@ -17,6 +17,12 @@ Shutdown (:meth:`Worker.run` returns when ``stop`` is set): no new claims; deliv
 flight get ``grace`` seconds to finish and be recorded; whatever is still unfinished is
 released (due again at once) for another worker. A worker killed outright leaves leases
 that expire after ``lease_seconds`` plus the destination's timeout.
+
+Storage errors: a round that fails on the database (locked past its busy timeout,
+PostgreSQL restarting, a dropped connection) is logged and tried again after
+``error_pause`` seconds. The work is still queued in the database; before, the error
+ended :meth:`Worker.run`, which in ``claybridge serve`` left the API taking events
+while nothing delivered them until a restart.
 """
 
 from __future__ import annotations
@@ -79,6 +85,7 @@ class Worker:
         grace: float = 10.0,
         allow: Sequence[Network] = (),
         jobs: Sequence[Job] = (),
+        error_pause: float = 1.0,
     ) -> None:
         self.db = db
         self.box = box
@@ -89,6 +96,7 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
         self.grace = grace
+        self.error_pause = error_pause
         self.allow = tuple(allow)
         self.jobs = tuple(jobs)
         self._targets: dict[str, tuple[Any, Target]] = {}
@@ -117,7 +125,15 @@ class Worker:
             log.info("worker started", worker=self.name, concurrency=self.concurrency)
             try:
                 while not stop.is_set():
-                    busy = await self._round(client)
+                    try:
+                        busy = await self._round(client)
+                    except sa.exc.DBAPIError as exc:
+                        log.warning(
+                            "worker round failed; retrying", worker=self.name, error=repr(exc)
+                        )
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), self.error_pause)
+                        continue
                     if not busy:
                         await self._idle(stop)
             finally:
