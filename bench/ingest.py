@@ -34,7 +34,7 @@ within one run), so a ratio of medians taken minutes apart measured the drift as
 as Claybridge. Rounds run in alternating order (forward, then backward), so that a
 steady drift favours no target; the per-round ratios are printed too.
 
-    .venv/bin/python bench/ingest.py [--duration 10] [--rounds 3] [--connections 64]
+    .venv/bin/python bench/ingest.py [--duration 6] [--rounds 5] [--connections 64] [--rewarm 1]
 """
 
 from __future__ import annotations
