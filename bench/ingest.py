@@ -20,7 +20,7 @@ has its event stored. Targets: customers >= 0.2x and p99 <= 50 ms (issue 2), lea
 
 Only the target being measured runs: the other servers are paused (SIGSTOP) during its
 warm-up and rounds, and resumed (SIGCONT) for their own. Why: an idle ``claybridge
-serve`` still wakes ten times a second (its worker's poll, ~20 ms of CPU a second), and
+serve`` still wakes ten times a second (its worker's poll; 10-20 ms of CPU a second), and
 with three of them beside the one under load on a 2-core machine, each measurement also
 measured its neighbours' wake-ups (the bare app's included). A resumed process gets
 ``--rewarm`` seconds of load that are not counted before its round: in a run without
