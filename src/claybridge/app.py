@@ -19,7 +19,8 @@ from fastapi.openapi.utils import get_openapi
 from claybridge import __version__
 from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
-from claybridge.delivery.service import build_worker
+from claybridge.delivery.service import build_worker, supervise
+from claybridge.delivery.worker import Worker
 from claybridge.ingest.hooks import PREFIX, HooksEndpoint
 from claybridge.state import AppState
 from claybridge.web.admin import router as admin_router
@@ -67,10 +68,19 @@ def create_app(
         stop = asyncio.Event()
         task = None
         if worker:
-            runner = build_worker(state.settings, state.db, state.box, state.clock)
-            state.worker = runner
-            state.wake = runner.wake
-            task = asyncio.create_task(runner.run(stop))
+
+            def started(runner: Worker) -> None:
+                state.worker = runner
+                state.wake = runner.wake
+
+            task = asyncio.create_task(
+                supervise(
+                    lambda: build_worker(state.settings, state.db, state.box, state.clock),
+                    stop,
+                    on_start=started,
+                    report=state.supervision,
+                )
+            )
         try:
             yield
         finally:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
+from claybridge.delivery.service import Supervision
 from claybridge.delivery.worker import Worker
 from claybridge.ingest.committer import Committer
 from claybridge.secretbox import SecretBox, load_key
@@ -25,6 +26,8 @@ class AppState:
     # Called after ingest commits work for the outbound queue: wakes an in-process worker.
     wake: Callable[[], None] = field(init=False)
     worker: Worker | None = field(init=False, default=None)
+    # The in-process worker's crashes (claybridge serve), for /metrics.
+    supervision: Supervision = field(init=False, default_factory=Supervision)
 
     def __post_init__(self) -> None:
         self.db = Database(

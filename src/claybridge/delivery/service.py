@@ -1,4 +1,14 @@
-"""Assembling a worker from settings, and running one as its own process.
+"""Assembling a worker from settings, supervising it, and running one as its own process.
+
+Supervision (:func:`supervise`): a worker that fails on the database retries by itself
+(see ``delivery.worker``); anything else it raises is a bug, and before this a bug ended
+the in-process worker of ``claybridge serve`` silently: the API went on accepting events
+that nothing delivered until a restart. Now the crash is logged with its traceback and a
+new worker starts after a pause that doubles from ``first_pause`` up to ``max_pause``
+(back to ``first_pause`` once a worker has run ``settle`` seconds), so a bug that
+strikes at once does not spin. The queue lives in the database, so nothing is lost: the
+crashed worker's unfinished deliveries were released by its shutdown, or their leases
+expire. ``claybridge worker`` runs under the same supervisor.
 
 The worker's extra jobs: carrying out due workflow runs every round, and, when
 ``CLAYBRIDGE_RETENTION_DAYS`` is set, pruning old history once an hour (whichever
@@ -8,7 +18,10 @@ worker gets there; pruning twice is harmless).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -92,16 +105,56 @@ def build_worker(settings: Settings, db: Database, box: SecretBox, clock: Clock)
     )
 
 
+class Supervision:
+    """What :func:`supervise` reports: how many times the worker crashed, and the last
+    crash (for ``/metrics`` and tests)."""
+
+    def __init__(self) -> None:
+        self.crashes = 0
+        self.last_error: str | None = None
+
+
+async def supervise(
+    make: Callable[[], Worker],
+    stop: asyncio.Event,
+    *,
+    on_start: Callable[[Worker], None] = lambda _worker: None,
+    report: Supervision | None = None,
+    first_pause: float = 1.0,
+    max_pause: float = 30.0,
+    settle: float = 60.0,
+) -> None:
+    """Run ``make()``'s worker until ``stop`` is set, starting a new one after a crash
+    (module docstring). ``on_start`` is told of each worker as it starts (to wake it)."""
+    report = report or Supervision()
+    pause = first_pause
+    while not stop.is_set():
+        worker = make()
+        on_start(worker)
+        started = time.monotonic()
+        try:
+            await worker.run(stop)
+            return
+        except Exception as exc:
+            report.crashes += 1
+            report.last_error = repr(exc)
+            if time.monotonic() - started >= settle:
+                pause = first_pause
+            log.exception("worker crashed; starting a new one", pause=pause, crashes=report.crashes)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+        pause = min(pause * 2, max_pause)
+
+
 def run_forever(settings: Settings, db: Database, clock: Clock | None = None) -> None:
-    """Run one worker until SIGINT or SIGTERM, then shut it down gracefully."""
+    """Run a supervised worker until SIGINT or SIGTERM, then shut it down gracefully."""
     box = SecretBox(lambda: load_key(settings.data_dir, settings.secret_key))
-    worker = build_worker(settings, db, box, clock or SystemClock())
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await worker.run(stop)
+        await supervise(lambda: build_worker(settings, db, box, clock or SystemClock()), stop)
 
     asyncio.run(main())

@@ -22,7 +22,9 @@ Storage errors: a round that fails on the database (locked past its busy timeout
 PostgreSQL restarting, a dropped connection) is logged and tried again after
 ``error_pause`` seconds. The work is still queued in the database; before, the error
 ended :meth:`Worker.run`, which in ``claybridge serve`` left the API taking events
-while nothing delivered them until a restart.
+while nothing delivered them until a restart. Any other error is a bug: the worker shuts
+down as on a stop (in-flight work finished or released) and the error propagates to the
+supervisor, which logs it and starts a new worker (``delivery.service.supervise``).
 """
 
 from __future__ import annotations
@@ -120,8 +122,12 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then shut down gracefully."""
+        # Set on the way out, whether stopped or crashed: the flusher writes what is left
+        # and ends (watching ``stop`` alone, it never ended after a crash, and the
+        # shutdown waited for it forever).
+        ending = asyncio.Event()
         async with guarded_session(self.allow, limit=self.concurrency) as client:
-            flusher = asyncio.create_task(self._flush_loop(stop))
+            flusher = asyncio.create_task(self._flush_loop(ending))
             log.info("worker started", worker=self.name, concurrency=self.concurrency)
             try:
                 while not stop.is_set():
@@ -137,6 +143,7 @@ class Worker:
                     if not busy:
                         await self._idle(stop)
             finally:
+                ending.set()
                 await self._shutdown(flusher)
             log.info("worker stopped", worker=self.name, sent=self.sent)
 
@@ -301,9 +308,10 @@ class Worker:
 
     # -- recording ---------------------------------------------------------------------
 
-    async def _flush_loop(self, stop: asyncio.Event) -> None:
-        """Write results as they come: while one batch is written, the next gathers."""
-        while not stop.is_set() or self._in_flight:
+    async def _flush_loop(self, ending: asyncio.Event) -> None:
+        """Write results as they come: while one batch is written, the next gathers;
+        once ``ending`` is set, until nothing is in flight."""
+        while not ending.is_set() or self._in_flight:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._have_results.wait(), timeout=0.1)
             self._have_results.clear()

@@ -12,10 +12,11 @@ delivery_age_seconds``, ``claybridge_delivery_attempt_latency_seconds`` (histogr
 hour), ``claybridge_runs{status}``, ``claybridge_destination_circuit_open{destination}``,
 and per Clay webhook ``claybridge_clay_webhook_submissions``, ``…_limit`` and ``…_state``.
 
-Two figures are this process's own, since it started (labelled ``process`` in HELP):
+Three figures are this process's own, since it started (labelled ``process`` in HELP):
 ``claybridge_ingest_commit_batches_total`` and ``claybridge_ingest_commit_jobs_total``,
-the group commits and the requests they carried; jobs / batches is the mean batch size,
-the first thing to look at when ingest throughput or latency changes.
+the group commits and the requests they carried (jobs / batches is the mean batch size,
+the first thing to look at when ingest throughput or latency changes), and
+``claybridge_worker_crashes_total``, the in-process worker's crashes (alert on any).
 """
 
 from __future__ import annotations
@@ -111,6 +112,12 @@ class DatabaseCollector(Collector):
             "claybridge_ingest_commit_jobs",
             "Ingest requests carried by this process's group commits since it started",
             value=committer.jobs,
+        )
+        yield CounterMetricFamily(
+            "claybridge_worker_crashes",
+            "Crashes of this process's in-process worker since it started (each one is "
+            "logged with its traceback, and a new worker started)",
+            value=self.state.supervision.crashes,
         )
 
     def _clay(self, conn: sa.Connection) -> Iterator[Any]:

@@ -1,0 +1,131 @@
+"""The worker's supervisor: a worker that crashes on a bug is logged, counted and replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from claybridge.config import Settings
+from claybridge.delivery.service import Supervision, supervise
+from claybridge.delivery.worker import Worker
+from claybridge.secretbox import SecretBox
+from claybridge.storage.database import Database
+from tests.conftest import LiveServer, SourceInfo
+from tests.integration.conftest import _admin_client, make_destination
+from tests.integration.test_deliveries import ROW, post_row, settled, setup_forward
+from tests.receiver import Receiver
+
+
+class CrashingWorker(Worker):
+    """A worker whose polls raise a bug (not a storage error) while ``crashing`` is set."""
+
+    crashing = True
+    polls = 0
+
+    async def _anything_due(self, now: Any) -> bool:
+        if self.crashing:
+            raise RuntimeError("a bug in the worker")
+        self.polls += 1
+        return await super()._anything_due(now)
+
+
+def _run(make: Any, seconds: float, report: Supervision, **pauses: float) -> list[Worker]:
+    """Supervise ``make()`` for ``seconds``, then stop; the workers started, in order."""
+    started: list[Worker] = []
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            supervise(make, stop, on_start=started.append, report=report, **pauses)
+        )
+        await asyncio.sleep(seconds)
+        assert not task.done(), "the supervisor ended while not stopped"
+        stop.set()
+        await asyncio.wait_for(task, 5)  # a clean stop, no exception
+
+    asyncio.run(scenario())
+    return started
+
+
+def test_a_crashed_worker_is_counted_and_replaced(db: Database) -> None:
+    """A bug ends the first worker; the crash is counted and a new worker keeps polling."""
+    box = SecretBox(Fernet.generate_key())
+    made: list[CrashingWorker] = []
+
+    def make() -> Worker:
+        worker = CrashingWorker(db, box, poll_interval=0.02)
+        worker.crashing = not made  # only the first one has the bug
+        made.append(worker)
+        return worker
+
+    report = Supervision()
+    started = _run(make, 0.5, report, first_pause=0.05)
+    assert started == made
+    assert len(made) == 2
+    assert report.crashes == 1
+    assert report.last_error is not None
+    assert "a bug in the worker" in report.last_error
+    assert made[1].polls >= 3, "the new worker did not go on polling"
+
+
+def test_a_worker_that_keeps_crashing_is_restarted_ever_more_slowly(db: Database) -> None:
+    """Pauses double up to max_pause: a bug that strikes at once does not spin."""
+    box = SecretBox(Fernet.generate_key())
+    report = Supervision()
+    # Pauses 0.02, 0.04, 0.08, 0.08, …: about 8 crashes in 0.6 s (30 without backing off).
+    _run(
+        lambda: CrashingWorker(db, box, poll_interval=0.02),
+        0.6,
+        report,
+        first_pause=0.02,
+        max_pause=0.08,
+    )
+    assert 4 <= report.crashes <= 10
+
+
+def test_stop_during_the_pause_ends_the_supervisor_at_once(db: Database) -> None:
+    """A stop that arrives while waiting to restart is not held up by the pause."""
+    box = SecretBox(Fernet.generate_key())
+    report = Supervision()
+    began = time.monotonic()
+    _run(lambda: CrashingWorker(db, box), 0.2, report, first_pause=30.0)
+    assert report.crashes == 1
+    assert time.monotonic() - began < 5
+
+
+def test_serve_delivers_after_its_worker_crashed(
+    outbound_settings: Settings,
+    db: Database,
+    receiver: Receiver,
+    source: SourceInfo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a real server, a worker bug is survived: /metrics counts the crash and a row
+    accepted afterwards is still delivered by the replacement worker."""
+    rounds: list[int] = []
+    original = Worker._round
+
+    async def first_round_crashes(self: Worker, client: Any) -> bool:
+        rounds.append(1)
+        if len(rounds) == 1:
+            raise RuntimeError("a bug in the worker")
+        return await original(self, client)
+
+    monkeypatch.setattr(Worker, "_round", first_round_crashes)
+    live = LiveServer(outbound_settings, worker=True)
+    live.start()
+    try:
+        with _admin_client(live.url, db) as client:
+            make_destination(client, f"{receiver.url}/crm")
+            setup_forward(client, source)
+            action = post_row(client, source, ROW)["actions"][0]
+            settled(client, action["delivery_id"])
+            assert receiver.seen[0].json() == ROW
+            metrics = client.get("/metrics").text
+            assert "claybridge_worker_crashes_total 1.0" in metrics
+    finally:
+        live.stop()
