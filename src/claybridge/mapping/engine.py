@@ -347,6 +347,6 @@ def plan_event(config: CompiledConfig, event: dict[str, Any], *, date_order: str
                 message, code="unmapped_event", status_code=422, field=str(config.event_path)
             )
         return Plan(name, [], [f"{message}; nothing was done"])
-    names = None
+    names: dict[str, Any] | None = None
     planned = [_plan_action(a, event, date_order, names) for a in actions]
     return Plan(name, planned, [])
