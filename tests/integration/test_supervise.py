@@ -87,6 +87,30 @@ def test_a_worker_that_keeps_crashing_is_restarted_ever_more_slowly(db: Database
     assert 4 <= report.crashes <= 10
 
 
+def test_a_worker_that_cannot_be_built_is_retried(db: Database) -> None:
+    """An error while building the worker is a crash too: logged, counted, tried again."""
+    box = SecretBox(Fernet.generate_key())
+    attempts: list[CrashingWorker | None] = []
+
+    def make() -> Worker:
+        if not attempts:
+            attempts.append(None)
+            raise ValueError("bad worker settings")
+        worker = CrashingWorker(db, box, poll_interval=0.02)
+        worker.crashing = False
+        attempts.append(worker)
+        return worker
+
+    report = Supervision()
+    started = _run(make, 0.4, report, first_pause=0.05)
+    assert report.crashes == 1
+    assert report.last_error is not None
+    assert "bad worker settings" in report.last_error
+    assert started == attempts[1:]
+    assert attempts[1] is not None
+    assert attempts[1].polls >= 3, "the worker built on the second try did not poll"
+
+
 def test_stop_during_the_pause_ends_the_supervisor_at_once(db: Database) -> None:
     """A stop that arrives while waiting to restart is not held up by the pause."""
     box = SecretBox(Fernet.generate_key())

@@ -129,10 +129,10 @@ async def supervise(
     report = report or Supervision()
     pause = first_pause
     while not stop.is_set():
-        worker = make()
-        on_start(worker)
         started = time.monotonic()
         try:
+            worker = make()  # (a worker that cannot even be built is a crash too)
+            on_start(worker)
             await worker.run(stop)
             return
         except Exception as exc:
