@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,20 +22,29 @@ from tests.receiver import Receiver
 
 
 class CrashingWorker(Worker):
-    """A worker whose polls raise a bug (not a storage error) while ``crashing`` is set."""
+    """A worker whose polls raise a bug (not a storage error) while ``crashing`` is set,
+    or once it has polled ``crash_after`` times."""
 
     crashing = True
+    crash_after: int | None = None
     polls = 0
 
     async def _anything_due(self, now: Any) -> bool:
-        if self.crashing:
+        if self.crashing or self.polls == self.crash_after:
             raise RuntimeError("a bug in the worker")
         self.polls += 1
         return await super()._anything_due(now)
 
 
-def _run(make: Any, seconds: float, report: Supervision, **pauses: float) -> list[Worker]:
-    """Supervise ``make()`` for ``seconds``, then stop; the workers started, in order."""
+def _run(
+    make: Any,
+    seconds: float,
+    report: Supervision,
+    until: Callable[[], bool] = lambda: False,
+    **pauses: float,
+) -> list[Worker]:
+    """Supervise ``make()`` for ``seconds`` (or less, once ``until()`` holds), then stop;
+    the workers started, in order."""
     started: list[Worker] = []
 
     async def scenario() -> None:
@@ -42,7 +52,10 @@ def _run(make: Any, seconds: float, report: Supervision, **pauses: float) -> lis
         task = asyncio.create_task(
             supervise(make, stop, on_start=started.append, report=report, **pauses)
         )
-        await asyncio.sleep(seconds)
+        deadline = time.monotonic() + seconds
+        # Polled: the condition is any predicate over the test's own state.
+        while time.monotonic() < deadline and not until():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
         assert not task.done(), "the supervisor ended while not stopped"
         stop.set()
         await asyncio.wait_for(task, 5)  # a clean stop, no exception
@@ -63,7 +76,9 @@ def test_a_crashed_worker_is_counted_and_replaced(db: Database) -> None:
         return worker
 
     report = Supervision()
-    started = _run(make, 0.5, report, first_pause=0.05)
+    started = _run(
+        make, 10.0, report, until=lambda: len(made) == 2 and made[1].polls >= 3, first_pause=0.05
+    )
     assert started == made
     assert len(made) == 2
     assert report.crashes == 1
@@ -73,18 +88,46 @@ def test_a_crashed_worker_is_counted_and_replaced(db: Database) -> None:
 
 
 def test_a_worker_that_keeps_crashing_is_restarted_ever_more_slowly(db: Database) -> None:
-    """Pauses double up to max_pause: a bug that strikes at once does not spin."""
+    """Pauses double from first_pause up to max_pause: a bug that strikes at once does
+    not spin."""
     box = SecretBox(Fernet.generate_key())
     report = Supervision()
-    # Pauses 0.02, 0.04, 0.08, 0.08, …: about 8 crashes in 0.6 s (30 without backing off).
     _run(
         lambda: CrashingWorker(db, box, poll_interval=0.02),
-        0.6,
+        10.0,
         report,
+        until=lambda: report.crashes >= 5,
         first_pause=0.02,
         max_pause=0.08,
     )
-    assert 4 <= report.crashes <= 10
+    assert report.pauses[:5] == [0.02, 0.04, 0.08, 0.08, 0.08]
+
+
+def test_a_worker_that_ran_a_while_before_crashing_restarts_after_the_first_pause(
+    db: Database,
+) -> None:
+    """The pause starts again from first_pause after a worker that ran ``settle`` seconds:
+    an occasional crash is not punished by the backoff of an earlier crash loop."""
+    box = SecretBox(Fernet.generate_key())
+    polls_before_crash = iter([0, 0, 10, 0])  # the third one runs ~0.2 s
+
+    def make() -> Worker:
+        worker = CrashingWorker(db, box, poll_interval=0.02)
+        worker.crashing = False
+        worker.crash_after = next(polls_before_crash, 0)
+        return worker
+
+    report = Supervision()
+    _run(
+        make,
+        10.0,
+        report,
+        until=lambda: report.crashes >= 4,
+        first_pause=0.02,
+        max_pause=1.0,
+        settle=0.1,
+    )
+    assert report.pauses[:4] == [0.02, 0.04, 0.02, 0.04]
 
 
 def test_a_worker_that_cannot_be_built_is_retried(db: Database) -> None:
@@ -102,7 +145,12 @@ def test_a_worker_that_cannot_be_built_is_retried(db: Database) -> None:
         return worker
 
     report = Supervision()
-    started = _run(make, 0.4, report, first_pause=0.05)
+
+    def polled() -> bool:
+        worker = attempts[-1] if len(attempts) == 2 else None
+        return worker is not None and worker.polls >= 3
+
+    started = _run(make, 10.0, report, until=polled, first_pause=0.05)
     assert report.crashes == 1
     assert report.last_error is not None
     assert "bad worker settings" in report.last_error
@@ -116,7 +164,13 @@ def test_stop_during_the_pause_ends_the_supervisor_at_once(db: Database) -> None
     box = SecretBox(Fernet.generate_key())
     report = Supervision()
     began = time.monotonic()
-    _run(lambda: CrashingWorker(db, box), 0.2, report, first_pause=30.0)
+    _run(
+        lambda: CrashingWorker(db, box),
+        10.0,
+        report,
+        until=lambda: report.crashes == 1,
+        first_pause=30.0,
+    )
     assert report.crashes == 1
     assert time.monotonic() - began < 5
 

@@ -112,6 +112,7 @@ class Supervision:
     def __init__(self) -> None:
         self.crashes = 0
         self.last_error: str | None = None
+        self.pauses: list[float] = []  # the wait before each restart, in order
 
 
 async def supervise(
@@ -140,6 +141,7 @@ async def supervise(
             report.last_error = repr(exc)
             if time.monotonic() - started >= settle:
                 pause = first_pause
+            report.pauses.append(pause)
             log.exception("worker crashed; starting a new one", pause=pause, crashes=report.crashes)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), pause)
