@@ -18,11 +18,9 @@ idempotency cost (leads / leads_idem - 1), peak RSS, and checks that every 2xx a
 has its event stored. Targets: customers >= 0.2x and p99 <= 50 ms (issue 2), leads >=
 0.15x and idempotency <= 15% (issue 3), peak RSS < 150 MB.
 
-Every server runs on this script's interpreter (``sys.executable``), which is printed:
-run it with the project's ``.venv`` (made by ``scripts/serve`` or ``scripts/test`` from
-an optimised build where the machine has one). The bare app's request is mostly C and
-system calls and Claybridge's mostly bytecode, so an unoptimised interpreter (pyenv's
-default build) lowers the ratio: 0.195 against 0.220 on the same machine on 2026-12-02.
+Every server runs on this script's interpreter (``sys.executable``), which is printed
+with the results: its build (PGO, LTO, a shared libpython or not) changes the absolute
+rates of both sides, so figures are comparable only on the same interpreter.
 
 Only the target being measured runs: the other servers are paused (SIGSTOP) during its
 warm-up and rounds, and resumed (SIGCONT) for their own. Why: an idle ``claybridge
@@ -394,7 +392,7 @@ def main() -> int:
         bare.wait(30)
 
     results = {name: median_of(runs) for name, runs in rounds.items()}
-    # Every server ran on this interpreter; its build moves the ratio (README, Benchmarks).
+    # Every server ran on this interpreter; its build moves the absolute rates.
     print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]})")
     for name, runs in rounds.items():
         print(
