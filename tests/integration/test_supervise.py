@@ -100,7 +100,7 @@ def test_a_worker_that_keeps_crashing_is_restarted_ever_more_slowly(db: Database
         first_pause=0.02,
         max_pause=0.08,
     )
-    assert report.pauses[:5] == [0.02, 0.04, 0.08, 0.08, 0.08]
+    assert list(report.pauses)[:5] == [0.02, 0.04, 0.08, 0.08, 0.08]
 
 
 def test_a_worker_that_ran_a_while_before_crashing_restarts_after_the_first_pause(
@@ -127,7 +127,7 @@ def test_a_worker_that_ran_a_while_before_crashing_restarts_after_the_first_paus
         max_pause=1.0,
         settle=0.1,
     )
-    assert report.pauses[:4] == [0.02, 0.04, 0.02, 0.04]
+    assert list(report.pauses)[:4] == [0.02, 0.04, 0.02, 0.04]
 
 
 def test_a_worker_that_cannot_be_built_is_retried(db: Database) -> None:

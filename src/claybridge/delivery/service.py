@@ -21,7 +21,9 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -105,14 +107,18 @@ def build_worker(settings: Settings, db: Database, box: SecretBox, clock: Clock)
     )
 
 
-class Supervision:
-    """What :func:`supervise` reports: how many times the worker crashed, and the last
-    crash (for ``/metrics`` and tests)."""
+PAUSES_KEPT = 100
 
-    def __init__(self) -> None:
-        self.crashes = 0
-        self.last_error: str | None = None
-        self.pauses: list[float] = []  # the wait before each restart, in order
+
+@dataclass
+class Supervision:
+    """What :func:`supervise` reports: how many times the worker crashed, the last
+    crash, and the latest pauses before a restart (for ``/metrics`` and tests)."""
+
+    crashes: int = 0
+    last_error: str | None = None
+    # The wait before each restart, oldest first; bounded, since serve runs for months.
+    pauses: deque[float] = field(default_factory=lambda: deque(maxlen=PAUSES_KEPT))
 
 
 async def supervise(
