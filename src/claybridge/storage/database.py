@@ -1,7 +1,11 @@
 """The database handle: one engine per process, SQLite pragmas, write transactions.
 
 SQLite is put in WAL mode (readers never block the writer) with the configured
-``synchronous`` level, a busy timeout, and foreign keys on. Python's sqlite3 module
+``synchronous`` level, a busy timeout, foreign keys on, and temporary storage in memory:
+a batch's multi-row statements need statement journals, which SQLite otherwise spills
+to files it creates and deletes (``/var/tmp/etilqs_*``) on the event loop's thread; in
+memory they cost no system calls (+1.7% requests/s in a paired run of the ingest
+benchmark, 8 rounds, 2026-12-02). Python's sqlite3 module
 opens transactions lazily, which lets a read transaction that later writes fail
 with ``SQLITE_BUSY``; so Claybridge issues ``BEGIN`` itself, and ``BEGIN IMMEDIATE``
 for write transactions, which take the write lock up front and wait for it.
@@ -78,6 +82,7 @@ class Database:
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA temp_store=MEMORY")  # see the module docstring
             cursor.close()
 
         @event.listens_for(self.engine, "begin")
