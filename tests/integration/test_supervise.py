@@ -109,7 +109,9 @@ def test_a_worker_that_ran_a_while_before_crashing_restarts_after_the_first_paus
     """The pause starts again from first_pause after a worker that ran ``settle`` seconds:
     an occasional crash is not punished by the backoff of an earlier crash loop."""
     box = SecretBox(Fernet.generate_key())
-    polls_before_crash = iter([0, 0, 10, 0])  # the third one runs ~0.2 s
+    # The third worker runs ~0.5 s (25 polls), well past settle; the others crash on
+    # their first poll, well within it even on a loaded machine.
+    polls_before_crash = iter([0, 0, 25, 0])
 
     def make() -> Worker:
         worker = CrashingWorker(db, box, poll_interval=0.02)
@@ -125,7 +127,7 @@ def test_a_worker_that_ran_a_while_before_crashing_restarts_after_the_first_paus
         until=lambda: report.crashes >= 4,
         first_pause=0.02,
         max_pause=1.0,
-        settle=0.1,
+        settle=0.25,
     )
     assert list(report.pauses)[:4] == [0.02, 0.04, 0.02, 0.04]
 
