@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claybridge.errors import NotFound
-from claybridge.ids import new_id
+from claybridge.records.keyed import Keyed, create_or_merge
 from claybridge.records.merge import merge_properties
 from claybridge.records.paging import Page, fetch_page
 from claybridge.storage.prepared import Prepared
@@ -30,6 +30,7 @@ _UPDATE = Prepared(
     ),
     ["match_id", "new_properties", "new_source_id", "new_updated_at"],
 )
+_OBJECTS = Keyed(_FIND, _INSERT, _UPDATE, "obj")
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
@@ -69,34 +70,8 @@ def set_object(
     now: datetime,
 ) -> tuple[dict[str, Any], bool]:
     """Create or merge the object; returns the stored row and ``created``."""
-    stored = _FIND.execute(conn, {"collection": collection, "key": key})
-    if stored is None:
-        row = {
-            "id": new_id("obj"),
-            "collection": collection,
-            "key": key,
-            "properties": merge_properties({}, properties),
-            "source_id": source_id,
-            "created_at": now,
-            "updated_at": now,
-        }
-        _INSERT.execute(conn, row)
-        return row, True
-    update = {
-        "properties": merge_properties(stored["properties"] or {}, properties),
-        "source_id": source_id,
-        "updated_at": now,
-    }
-    _UPDATE.execute(
-        conn,
-        {
-            "match_id": stored["id"],
-            "new_properties": update["properties"],
-            "new_source_id": source_id,
-            "new_updated_at": now,
-        },
-    )
-    return {**stored, **update}, False
+    lookup = {"collection": collection, "key": key}
+    return create_or_merge(conn, _OBJECTS, lookup, {}, properties, source_id=source_id, now=now)
 
 
 def get(conn: sa.Connection, collection: str, key: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claybridge.errors import NotFound
-from claybridge.ids import new_id
+from claybridge.records.keyed import Keyed, create_or_merge
 from claybridge.records.merge import changed_fields, merge_properties
 from claybridge.records.paging import Page, fetch_page
 from claybridge.storage.prepared import Prepared
@@ -40,6 +40,7 @@ _UPDATE = Prepared(
         *(f"new_{f}" for f in FIELDS),
     ],
 )
+_PEOPLE = Keyed(_FIND, _INSERT, _UPDATE, "per", FIELDS)
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
@@ -79,37 +80,9 @@ def identify(
     now: datetime,
 ) -> tuple[dict[str, Any], bool]:
     """Create or merge the person with ``key``; returns the stored row and ``created``."""
-    stored = _FIND.execute(conn, {"key": key})
-    if stored is None:
-        row = {
-            "id": new_id("per"),
-            "key": key,
-            **dict.fromkeys(FIELDS),
-            **changed_fields(values),
-            "properties": merge_properties({}, properties),
-            "source_id": source_id,
-            "created_at": now,
-            "updated_at": now,
-        }
-        _INSERT.execute(conn, row)
-        return row, True
-    update = {
-        **changed_fields(values),
-        "properties": merge_properties(stored["properties"] or {}, properties),
-        "source_id": source_id,
-        "updated_at": now,
-    }
-    _UPDATE.execute(
-        conn,
-        {
-            "match_id": stored["id"],
-            **{f"new_{k}": update.get(k) for k in FIELDS},
-            "new_properties": update["properties"],
-            "new_source_id": source_id,
-            "new_updated_at": now,
-        },
+    return create_or_merge(
+        conn, _PEOPLE, {"key": key}, values, properties, source_id=source_id, now=now
     )
-    return {**stored, **update}, False
 
 
 def get(conn: sa.Connection, ref: str) -> dict[str, Any]:
