@@ -77,6 +77,19 @@ def test_retries_follow_the_schedule_until_delivered(
     assert all(gap >= 0.3 * 0.8 - 0.02 for gap in gaps), gaps
 
 
+def test_retry_pause_counts_from_the_end_of_a_slow_attempt(
+    gateway: httpx.Client, receiver: Receiver, source: SourceInfo
+) -> None:
+    """A receiver that takes 0.5 s to fail still gets the 0.3 s pause after its answer."""
+    make_destination(gateway, f"{receiver.url}/h", retry_schedule=[0, 0.3])
+    setup_forward(gateway, source)
+    receiver.reply_with(Reply(500, hang=0.5))
+    action = post_row(gateway, source, ROW)["actions"][0]
+    settled(gateway, action["delivery_id"])
+    gap = receiver.seen[1].at - receiver.seen[0].at
+    assert gap >= 0.5 + 0.3 * 0.8 - 0.02, gap
+
+
 def test_retry_after_is_honoured_on_429(
     gateway: httpx.Client, receiver: Receiver, source: SourceInfo
 ) -> None:

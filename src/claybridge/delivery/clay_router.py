@@ -29,7 +29,8 @@ from claybridge.secretbox import SecretBox
 
 ACCEPTED = "accepted"
 EXHAUSTED = "exhausted"
-Result = tuple[Claimed, Target, Attempt, datetime]
+# One finished attempt: what was sent, where, what came back, when it started and ended.
+Result = tuple[Claimed, Target, Attempt, datetime, datetime]
 
 
 @dataclass
@@ -96,7 +97,7 @@ class ClayRouter:
         """Sort a batch's Clay results; a row Clay refused because its webhook is spent is
         retried at once (``settled`` is updated), on the pool's next webhook."""
         out = Outcomes()
-        for index, (item, target, attempt, _started) in enumerate(batch):
+        for index, (item, target, attempt, _started, _ended) in enumerate(batch):
             route = self._routes.pop(item.id, None)
             if not isinstance(route, Route):
                 continue

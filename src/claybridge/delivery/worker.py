@@ -44,7 +44,7 @@ import sqlalchemy as sa
 import structlog
 
 from claybridge.clock import Clock, SystemClock
-from claybridge.delivery.clay_router import ClayRouter
+from claybridge.delivery.clay_router import ClayRouter, Result
 from claybridge.delivery.schedule import decide
 from claybridge.delivery.sender import Attempt, send
 from claybridge.delivery.ssrf import Network, guarded_session
@@ -106,7 +106,7 @@ class Worker:
         self._per_destination: dict[str, int] = {}  # held (claimed, unsettled) per destination
         self._gates: dict[str, tuple[int, asyncio.Semaphore]] = {}
         self.clay = ClayRouter(box)  # Clay submissions: webhook pools and their counts
-        self._results: list[tuple[Claimed, Target, Attempt, datetime]] = []
+        self._results: list[Result] = []
         self._wake = asyncio.Event()
         self._jobs_at = 0.0
         self._busy = False
@@ -285,7 +285,7 @@ class Worker:
                     attempt = await send(
                         client, target, item.payload, item.id, int(started.timestamp()), self.allow
                     )
-            self._results.append((item, target, attempt, started))
+            self._results.append((item, target, attempt, started, self.clock.now()))
             self._have_results.set()
             self.sent += 1
             if attempt.succeeded:
@@ -331,16 +331,16 @@ class Worker:
             self._results = batch + self._results
             await asyncio.sleep(0.5)
             return
-        for _item, target, attempt, _started in batch:
+        for _item, target, attempt, _started, _ended in batch:
             if not attempt.succeeded:
                 self._release_slot(target.id)
 
-    def _settle(self, batch: list[tuple[Claimed, Target, Attempt, datetime]]) -> None:
+    def _settle(self, batch: list[Result]) -> None:
         now = self.clock.now()
         settled: list[Settled] = []
         outcomes: dict[str, tuple[Target, list[bool]]] = {}
-        for item, target, attempt, started in batch:
-            settled.append(self._verdict(item, target, attempt, started))
+        for item, target, attempt, started, ended in batch:
+            settled.append(self._verdict(item, target, attempt, started, ended))
             if not attempt.permanent:
                 ok = attempt.succeeded
                 counts = ok or _health_failure(attempt.status_code)
@@ -367,8 +367,14 @@ class Worker:
                 log.warning("delivery dead", delivery=s.delivery_id, error=s.error)
 
     def _verdict(
-        self, item: Claimed, target: Target, attempt: Attempt, started: datetime
+        self, item: Claimed, target: Target, attempt: Attempt, started: datetime, ended: datetime
     ) -> Settled:
+        """The attempt's record and what comes next.
+
+        The next retry is due ``delay`` after the attempt *ended*, not after it started: a
+        receiver that took 20 s to time out must still get the schedule's pause before the
+        next try, and a ``Retry-After`` counts from the answer that carried it.
+        """
         attempts = item.attempts + 1
         if attempt.skipped:
             status, delay, error = deliveries.DELIVERED, 0.0, attempt.error
@@ -380,7 +386,7 @@ class Worker:
                 schedule=target.schedule,
                 status_code=attempt.status_code,
                 retry_after_header=attempt.retry_after,
-                now=started,
+                now=ended,
             )
             status = {"delivered": deliveries.DELIVERED, "retry": deliveries.FAILED}.get(
                 verdict.status, deliveries.DEAD
@@ -395,7 +401,7 @@ class Worker:
             attempted_at=started,
             status=status,
             attempts=attempts,
-            next_attempt_at=started + timedelta(seconds=delay),
+            next_attempt_at=ended + timedelta(seconds=delay),
             status_code=attempt.status_code,
             latency_ms=attempt.latency_ms,
             error=error,
