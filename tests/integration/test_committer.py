@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +27,36 @@ def _insert_owner(email: str) -> object:
     return job
 
 
+class _Hold:
+    """A job that keeps the writer busy until released, so the next jobs queue behind it.
+
+    In thread mode it waits on ``gate`` in the writer thread. In loop mode (SQLite) the
+    event loop itself runs it, so waiting would only stall the loop: it returns at once,
+    and the jobs submitted while its commit is under way still queue behind it.
+    """
+
+    def __init__(self, committer: Committer, then: Any = None) -> None:
+        self.committer = committer
+        self.then = then
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def __call__(self, conn: sa.Connection) -> int:
+        self.entered.set()
+        if self.committer.mode == "thread":
+            assert self.gate.wait(5), "never released"
+        if self.then is not None:
+            self.then(conn)
+        return 0
+
+    async def taken(self) -> None:
+        """Return once the writer has taken this job (its batch is closed)."""
+        deadline = asyncio.get_running_loop().time() + 5
+        while not self.entered.is_set():
+            assert asyncio.get_running_loop().time() < deadline, "the writer never took it"
+            await asyncio.sleep(0.002)
+
+
 async def _run_batch(committer: Committer, jobs: list[object]) -> list[object]:
     return await asyncio.gather(
         *(committer.submit(j) for j in jobs),  # type: ignore[arg-type]
@@ -36,17 +67,13 @@ async def _run_batch(committer: Committer, jobs: list[object]) -> list[object]:
 def test_failed_job_does_not_sink_its_batch(db: Database) -> None:
     """One job hitting a unique violation fails alone; the rest of its batch commits."""
     committer = Committer(db)
-    gate = threading.Event()
-
-    def block(_conn: sa.Connection) -> None:
-        gate.wait(5)
-
+    hold = _Hold(committer)
     committer.start()
     try:
 
         async def scenario() -> list[object]:
-            blocker = asyncio.ensure_future(committer.submit(block))
-            await asyncio.sleep(0.05)  # the writer is now busy: the next jobs queue up
+            blocker = asyncio.ensure_future(committer.submit(hold))
+            await hold.taken()  # the writer is now busy: the next jobs queue up
             jobs = [
                 _insert_owner("a@x.io"),
                 _insert_owner("dup@x.io"),
@@ -54,8 +81,8 @@ def test_failed_job_does_not_sink_its_batch(db: Database) -> None:
                 _insert_owner("b@x.io"),
             ]
             pending = asyncio.ensure_future(_run_batch(committer, jobs))
-            await asyncio.sleep(0.05)
-            gate.set()
+            await asyncio.sleep(0)  # submits all four
+            hold.gate.set()
             await blocker
             return await pending
 
@@ -78,12 +105,7 @@ def test_batch_scope_lives_for_one_transaction(db: Database) -> None:
     """Jobs in one batch share the scratchpad; the next batch starts empty."""
     committer = Committer(db)
     committer.start()
-    gate = threading.Event()
-
-    def block(conn: sa.Connection) -> int:
-        gate.wait(5)
-        batch_scope(conn)["n"] = 0
-        return 0
+    hold = _Hold(committer, then=lambda conn: batch_scope(conn).update(n=0))
 
     def bump(conn: sa.Connection) -> int:
         scope = batch_scope(conn)
@@ -93,11 +115,11 @@ def test_batch_scope_lives_for_one_transaction(db: Database) -> None:
     try:
 
         async def scenario() -> tuple[object, list[object], object]:
-            first = asyncio.ensure_future(committer.submit(block))
-            await asyncio.sleep(0.05)
+            first = asyncio.ensure_future(committer.submit(hold))
+            await hold.taken()
             batch = asyncio.ensure_future(_run_batch(committer, [bump, bump, bump]))
-            await asyncio.sleep(0.05)
-            gate.set()
+            await asyncio.sleep(0)  # submits all three
+            hold.gate.set()
             await first
             done = await batch
             return await first, done, await committer.submit(bump)
