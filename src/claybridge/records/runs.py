@@ -223,19 +223,25 @@ def finish(
     worker: str,
 ) -> None:
     """Record a run's outcome."""
-    # Only while this worker still holds it: a run cancelled meanwhile stays cancelled.
+    _let_go(
+        conn,
+        run_id,
+        worker,
+        status=status,
+        steps=steps,
+        error=error,
+        finished_at=now if status in (COMPLETED, FAILED) else None,
+        updated_at=now,
+    )
+
+
+def _let_go(conn: sa.Connection, run_id: str, worker: str, **values: Any) -> None:
+    """Write ``values`` and drop the lease, only while ``worker`` still holds the run:
+    a run cancelled (or taken over after an expired lease) meanwhile is left as it is."""
     conn.execute(
         runs.update()
         .where(runs.c.id == run_id, runs.c.status == RUNNING, runs.c.lease_owner == worker)
-        .values(
-            status=status,
-            steps=steps,
-            error=error,
-            finished_at=now if status in (COMPLETED, FAILED) else None,
-            updated_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
+        .values(**values, lease_owner=None, lease_expires_at=None)
     )
 
 
@@ -253,17 +259,7 @@ def wait(
     conn: sa.Connection, run_id: str, *, steps: list[dict[str, Any]], now: datetime, worker: str
 ) -> None:
     """Suspend a running run (status waiting) with the steps done so far."""
-    conn.execute(
-        runs.update()
-        .where(runs.c.id == run_id, runs.c.status == RUNNING, runs.c.lease_owner == worker)
-        .values(
-            status=WAITING,
-            steps=steps,
-            updated_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-    )
+    _let_go(conn, run_id, worker, status=WAITING, steps=steps, updated_at=now)
 
 
 def counts(conn: sa.Connection) -> dict[str, int]:
