@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from claybridge.records import runs
 from claybridge.storage.database import Database
 from claybridge.storage.tables import workflows
@@ -27,19 +29,18 @@ def _claimed(db: Database, worker: str) -> str:
     return str(run["id"])
 
 
+def _complete(conn: sa.Connection, run_id: str, worker: str) -> None:
+    """``worker`` records the run as completed, with one step done."""
+    runs.finish(
+        conn, run_id, status=runs.COMPLETED, steps=[{"ok": 1}], error=None, now=now(), worker=worker
+    )
+
+
 def test_the_holder_finishes_its_run(db: Database) -> None:
     """The worker holding the lease records the outcome, and the lease is dropped."""
     run_id = _claimed(db, "w1")
     with db.write() as conn:
-        runs.finish(
-            conn,
-            run_id,
-            status=runs.COMPLETED,
-            steps=[{"ok": 1}],
-            error=None,
-            now=now(),
-            worker="w1",
-        )
+        _complete(conn, run_id, "w1")
         row = runs.get(conn, run_id)
     assert row["status"] == runs.COMPLETED
     assert row["steps"] == [{"ok": 1}]
@@ -52,15 +53,7 @@ def test_a_run_cancelled_while_running_stays_cancelled(db: Database) -> None:
     run_id = _claimed(db, "w1")
     with db.write() as conn:
         runs.cancel(conn, run_id, now())
-        runs.finish(
-            conn,
-            run_id,
-            status=runs.COMPLETED,
-            steps=[{"ok": 1}],
-            error=None,
-            now=now(),
-            worker="w1",
-        )
+        _complete(conn, run_id, "w1")
         runs.wait(conn, run_id, steps=[{"ok": 1}], now=now(), worker="w1")
         row = runs.get(conn, run_id)
     assert row["status"] == runs.CANCELLED
