@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -35,7 +35,9 @@ class _Hold:
     and the jobs submitted while its commit is under way still queue behind it.
     """
 
-    def __init__(self, committer: Committer, then: Any = None) -> None:
+    def __init__(
+        self, committer: Committer, then: Callable[[sa.Connection], object] | None = None
+    ) -> None:
         self.committer = committer
         self.then = then
         self.entered = threading.Event()
