@@ -26,6 +26,7 @@ from claybridge.state import AppState
 from claybridge.web.admin import router as admin_router
 from claybridge.web.clay_api import router as clay_router
 from claybridge.web.errors import install_error_handlers
+from claybridge.web.guard import AdminGuard
 from claybridge.web.health import router as health_router
 from claybridge.web.metrics import router as metrics_router
 from claybridge.web.openapi import hooks_path_item
@@ -98,6 +99,7 @@ def create_app(
     )
     admin.state.claybridge = state
     install_error_handlers(admin)
+    admin.add_middleware(AdminGuard)
     admin.include_router(health_router)
     admin.include_router(admin_router)
     admin.include_router(sources_router)

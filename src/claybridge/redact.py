@@ -2,11 +2,14 @@
 
 Contract: a header is redacted when its lower-cased name is in ``SECRET_HEADERS`` or
 contains one of ``SECRET_MARKERS``; a body key likewise, at any depth. The value is
-replaced by ``REDACTED``; the key stays so the log still shows what was sent.
+replaced by ``REDACTED``; the key stays so the log still shows what was sent. A body
+that is not valid JSON is redacted as text (:func:`redact_text`): every ``"key": value``
+pair whose key is secret-named.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -23,7 +26,21 @@ SECRET_HEADERS = frozenset(
         "x-clay-webhook-auth",
     }
 )
-SECRET_MARKERS = ("token", "secret", "password", "signature", "api-key", "apikey", "api_key")
+SECRET_MARKERS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "credential",
+    "private_key",
+    "private-key",
+    "privatekey",
+    "auth",
+    "signature",
+    "api-key",
+    "apikey",
+    "api_key",
+)
 
 
 @lru_cache(maxsize=4096)
@@ -92,3 +109,19 @@ def scan(value: Any, max_depth: int) -> tuple[int, bool]:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item if isinstance(v, _CONTAINERS))
     return deepest, secrets
+
+
+# A JSON-looking pair in text that may not parse: a quoted key, a colon, then a quoted
+# string or a bare token (a number, a literal, or whatever a broken body has there).
+_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)')
+
+
+def redact_text(text: str) -> str:
+    """``text`` (a body that is not valid JSON) with secret-named pairs' values replaced."""
+
+    def replace(match: re.Match[str]) -> str:
+        if not is_secret_name(match.group(1)):
+            return match.group(0)
+        return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
+
+    return _PAIR.sub(replace, text)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
@@ -115,6 +116,26 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+# The last label of a host in the forms inet_aton reads as an address (decimal, octal
+# with a leading 0, hex with 0x): such a host is an IPv4 address to resolvers (the
+# WHATWG URL rule) whatever else it looks like.
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
+
+
+def _legacy_ipv4(host: str) -> bool:
+    """Whether ``host`` is an IPv4 address in a form other than dotted decimal
+    (``127.1``, ``2130706433``, ``0x7f.0.0.1``): the resolver at save time reads it as
+    an address, the sender's URL parser does not, so it could never be delivered to."""
+    last = host.rstrip(".").rsplit(".", 1)[-1]
+    if not _NUMERIC_LABEL.match(last):
+        return False
+    try:
+        ipaddress.IPv4Address(host.rstrip("."))
+    except ValueError:
+        return True
+    return False
+
+
 def check_url(url: str, allow: Sequence[Network], *, field: str = "url") -> str:
     """Validate a destination URL when it is saved; returns it stripped.
 
@@ -122,27 +143,35 @@ def check_url(url: str, allow: Sequence[Network], *, field: str = "url") -> str:
     a host, a host that does not resolve, or one that resolves to a refused address.
     """
     text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # a bracket left open, a port that is not a number
+        raise InvalidField(
+            f"{field} is not a valid URL ({exc})", field=field, code="invalid_url"
+        ) from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise InvalidField(
             f"{field} must be an http:// or https:// URL with a host",
             field=field,
             code="invalid_url",
         )
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
+    if _legacy_ipv4(hostname):
         raise InvalidField(
-            f"{field} has an invalid port", field=field, code="invalid_url"
+            f"{field}: {hostname} is a shorthand IPv4 address; write it in dotted "
+            "decimal (for example 127.0.0.1)",
+            field=field,
+            code="invalid_url",
+        )
+    try:
+        addresses = resolve(hostname, port)
+    except (OSError, UnicodeError):
+        raise InvalidField(
+            f"{field}: {hostname} does not resolve", field=field, code="invalid_url"
         ) from None
     try:
-        addresses = resolve(parts.hostname, port)
-    except OSError:
-        raise InvalidField(
-            f"{field}: {parts.hostname} does not resolve", field=field, code="invalid_url"
-        ) from None
-    try:
-        check_addresses(parts.hostname, addresses, allow)
+        check_addresses(hostname, addresses, allow)
     except BlockedAddress as exc:
         raise InvalidField(f"{field}: {exc}", field=field, code="blocked_url") from None
     return text

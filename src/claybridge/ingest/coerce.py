@@ -38,6 +38,9 @@ _SUFFIX_ORDER = tuple(sorted(_SUFFIXES, key=len, reverse=True))  # longest first
 # groups of exactly three, a dot with at most two decimals is never the ambiguous case).
 _PLAIN_AMOUNT = re.compile(r"^\$?(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?$")
 _CENT = Decimal("0.01")
+# The largest amount stored (customers.arr is NUMERIC(18, 2) on PostgreSQL, and SQLite
+# keeps the same bound so both databases accept the same rows).
+MONEY_MAX = Decimal("9999999999999999.99")
 
 
 def is_blank(value: Any) -> bool:
@@ -129,6 +132,8 @@ def number(value: Any) -> Decimal | None:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("expected a finite number")
         return Decimal(repr(value))
     if not isinstance(value, str):
         raise ValueError("expected a number")
@@ -168,18 +173,26 @@ def _number_by_rules(original: str) -> Decimal:
 
 
 def money(value: Any) -> Decimal | None:
-    """A non-negative amount rounded to cents."""
+    """A non-negative amount up to :data:`MONEY_MAX`, rounded to cents."""
     if type(value) is str:  # the usual cell, "$120,000", read without number()'s steps
         plain = _PLAIN_AMOUNT.match(value)
         if plain is not None:
             whole, fraction = plain.groups()
-            return Decimal(whole.replace(",", "") + (fraction or "")).quantize(_CENT)
+            amount = Decimal(whole.replace(",", "") + (fraction or ""))
+            return _bounded(amount).quantize(_CENT)
     amount = number(value)
     if amount is None:
         return None
     if amount < 0:
         raise ValueError("must not be negative")
-    return amount.quantize(_CENT)
+    return _bounded(amount).quantize(_CENT)
+
+
+def _bounded(amount: Decimal) -> Decimal:
+    # (before quantize: an amount of more than 26 digits would overflow its context)
+    if amount > MONEY_MAX:
+        raise ValueError(f"is larger than the largest amount stored, {MONEY_MAX:,}")
+    return amount
 
 
 _DATE_FORMATS = (

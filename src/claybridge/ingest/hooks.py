@@ -9,42 +9,22 @@ it against a bare ASGI app. The rest of the API stays on FastAPI.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qs
 
-import orjson
-import sqlalchemy as sa
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from claybridge.asgi import BodyCutOff, read_body, send_json
 from claybridge.clock import Clock
 from claybridge.config import Settings
 from claybridge.errors import error_body
 from claybridge.ingest.committer import Committer
 from claybridge.ingest.pipeline import IngestJob, IngestRequest, IngestResponse
 from claybridge.secretbox import SecretBox
+from claybridge.storage.faults import is_unavailable
 
 PREFIX = "/hooks/"
 log = structlog.get_logger(__name__)
-
-
-async def send_json(
-    send: Send,
-    status: int,
-    body: dict[str, Any],
-    extra: list[tuple[bytes, bytes]] | None = None,
-    payload: bytes | None = None,
-) -> None:
-    """Send a complete JSON response (``payload``: ``body`` already serialised)."""
-    if payload is None:
-        payload = orjson.dumps(body)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        *(extra or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,7 +88,11 @@ class HooksEndpoint:
                 authorization = value
             elif raw_name == b"content-length" and value.isdigit():
                 declared = int(value)
-        body = None if declared > limit else await _read_body(receive, limit)
+        try:
+            body = None if declared > limit else await read_body(receive, limit)
+        except BodyCutOff:  # never act on part of a row
+            log.info("request body cut off; discarded", source_key=key)
+            return
         request = IngestRequest(
             source_key=key,
             headers=headers,
@@ -125,14 +109,15 @@ class HooksEndpoint:
         job.plan_ahead()  # pure work, while an earlier batch commits
         try:
             response = await self._committer.submit(job)
-        except sa.exc.DBAPIError as exc:
-            log.error("storage error on ingest", source_key=key, error=repr(exc))
-            response = IngestResponse(
-                503, error_body("storage_unavailable", "the database is unavailable; retry")
-            )
-        except Exception:
-            log.exception("unexpected error on ingest", source_key=key)
-            response = IngestResponse(500, error_body("internal_error", "internal error"))
+        except Exception as exc:
+            if is_unavailable(exc):  # Clay retries a 503; nothing was acknowledged
+                log.error("storage error on ingest", source_key=key, error=repr(exc))
+                response = IngestResponse(
+                    503, error_body("storage_unavailable", "the database is unavailable; retry")
+                )
+            else:
+                log.exception("unexpected error on ingest", source_key=key)
+                response = IngestResponse(500, error_body("internal_error", "internal error"))
         if response.queued:
             self._wake()
         extra = [(b"connection", b"close")] if body is None else []
@@ -156,21 +141,3 @@ def _dry_run(query: bytes) -> bool:
         return False
     values = parse_qs(query.decode("latin-1")).get("dry_run", [])
     return any(v.lower() in ("true", "1", "yes") for v in values)
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or ``None`` as soon as it grows past ``limit``."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)

@@ -2,22 +2,19 @@
 
 Rules (documented for users in README):
 
-* The body must be UTF-8 JSON whose top level is an object.
-* A raw control character (a line break from a multi-line Clay cell) inside a string
-  is accepted: the fast strict parser is tried first, then a lenient one that allows
-  control characters in strings and nothing else.
+* The body is JSON text read by :func:`claybridge.jsontext.loads` (UTF-8; raw control
+  characters inside strings accepted; values that cannot be stored refused, naming
+  their field), and its top level must be an object.
 * Duplicate keys: the last one wins (as in JavaScript and Python).
 * Nesting deeper than ``MAX_DEPTH`` is refused so one row cannot exhaust the stack.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import orjson
-
 from claybridge.errors import InvalidBody
+from claybridge.jsontext import loads
 from claybridge.redact import is_secret_name, scan
 
 MAX_DEPTH = 64
@@ -36,25 +33,15 @@ def _json_type(value: Any) -> str:
 
 
 def parse_object(raw: bytes) -> tuple[dict[str, Any], bool]:
-    """Parse ``raw`` into a JSON object or raise :class:`InvalidBody` saying why.
+    """Parse ``raw`` into a JSON object or raise :class:`InvalidBody` (400) or
+    :class:`~claybridge.errors.InvalidField` (422, a value that cannot be stored) saying why.
 
     Returns the object and whether it holds secret-named keys (found in the same walk
     that checks the nesting depth; see :func:`claybridge.redact.scan`).
     """
     if not raw or raw.isspace():  # (not raw.strip(): that copies the whole body)
         raise InvalidBody("the request body is empty; send a JSON object")
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        try:
-            decoded = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidBody("the request body is not valid UTF-8") from None
-        try:
-            value = json.loads(decoded, strict=False)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            detail = getattr(exc, "msg", "too deeply nested")
-            raise InvalidBody(f"the request body is not valid JSON: {detail}") from None
+    value = loads(raw)
     if not isinstance(value, dict):
         raise InvalidBody(
             f"the request body must be a JSON object, not {_json_type(value)}",

@@ -34,7 +34,7 @@ from claybridge.ingest.signatures import SignatureError, verify_hmac, verify_sta
 from claybridge.mapping.engine import CompiledConfig, Plan, compile_config, plan_event
 from claybridge.mapping.model import parse_config
 from claybridge.records import events, idempotency, owners, sources
-from claybridge.redact import has_secrets, redact_body, redact_headers
+from claybridge.redact import has_secrets, redact_body, redact_headers, redact_text
 from claybridge.secretbox import SecretBox
 from claybridge.security import bearer_token, matches
 
@@ -96,7 +96,9 @@ class IngestResponse:
 def _stored_body(
     raw: bytes | None, parsed: dict[str, Any] | None, secrets: bool | None = None
 ) -> str | None:
-    """The body as the event log keeps it: redacted JSON, or bounded raw text.
+    """The body as the event log keeps it: redacted JSON, or bounded raw text (redacted
+    as text when it is not JSON). A NUL character, which PostgreSQL cannot store in
+    text, is kept as U+FFFD.
 
     ``secrets``: whether ``parsed`` has secret-named keys, when already known.
     """
@@ -104,7 +106,8 @@ def _stored_body(
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return raw[:STORED_BODY_LIMIT].decode("utf-8", errors="replace")
+            text = raw[:STORED_BODY_LIMIT].decode("utf-8", errors="replace")
+            return redact_text(text).replace("\x00", "\ufffd")
         parsed = value if isinstance(value, dict) else None
         if parsed is None:
             return orjson.dumps(value).decode()[:STORED_BODY_LIMIT]
@@ -115,7 +118,8 @@ def _stored_body(
     if raw is not None and not secrets:
         # Nothing to hide: keep the body as sent (cheaper, and byte-for-byte faithful).
         kept = raw if len(raw) <= STORED_BODY_LIMIT else raw[:STORED_BODY_LIMIT]
-        return kept.decode("utf-8", "replace")
+        text = kept.decode("utf-8", "replace")
+        return text if kept.find(b"\x00") == -1 else text.replace("\x00", "\ufffd")
     return orjson.dumps(redact_body(parsed)).decode()
 
 
@@ -195,7 +199,8 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
             status=events.REJECTED,
             error_code=exc.code,
             error_message=exc.message,
-            error_field=exc.field,
+            # (a field path comes from the row's keys: kept within its column)
+            error_field=exc.field[: events.FIELD_LENGTH] if exc.field else None,
             event_name=plan.event_name if plan else None,
         )
         defer_insert(conn, events.INSERT_PREPARED, row)

@@ -29,6 +29,7 @@ from claybridge.mapping.paths import Path, parse_path
 from claybridge.mapping.types import coerce_as
 
 MAX_KEY = 255  # person/object keys and idempotency keys: their columns hold 255 chars
+MAX_EVENT_NAME = 200  # the event log's event_name column
 _PERSON_TYPES = {"email": "email", "avatar_url": "url"}
 
 
@@ -326,9 +327,15 @@ _SCALARS = (str, int, float)  # a tuple: ``A | B`` builds a union on every call
 
 
 def event_name(config: CompiledConfig, event: dict[str, Any]) -> str | None:
-    """The event's name from ``event_path``, or the source's default."""
+    """The event's name from ``event_path``, or the source's default; a name longer than
+    the event log's column is refused (422 ``invalid_field``)."""
     raw = config.event_path.resolve(event)
     name = str(raw).strip() if isinstance(raw, _SCALARS) else ""
+    if len(name) > MAX_EVENT_NAME:
+        field = str(config.event_path)
+        raise InvalidField(
+            f"{field}: the event name is longer than {MAX_EVENT_NAME} characters", field=field
+        )
     return name or config.default_event
 
 

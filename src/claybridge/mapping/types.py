@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from claybridge.ingest import coerce
+from claybridge.jsontext import INT_MAX, INT_MIN
 
 _TRUE = frozenset({"true", "yes", "y", "1", "on", "checked"})
 _FALSE = frozenset({"false", "no", "n", "0", "off", "unchecked"})
@@ -32,7 +33,10 @@ def _integer(value: Any) -> int | None:
         return None
     if number != number.to_integral_value():
         raise ValueError(f"{value!r} is not a whole number")
-    return int(number)
+    whole = int(number)
+    if not INT_MIN <= whole <= INT_MAX:
+        raise ValueError(f"{value!r} is beyond 64 bits; declare the field as a string")
+    return whole
 
 
 def _boolean(value: Any) -> bool | None:

@@ -16,6 +16,7 @@ __all__ = [
     "ACCEPTED",
     "DRY_RUN",
     "DUPLICATE",
+    "FIELD_LENGTH",
     "INSERT_PREPARED",
     "REJECTED",
     "STATUSES",
@@ -30,6 +31,7 @@ REJECTED = "rejected"
 DRY_RUN = "dry_run"
 DUPLICATE = "duplicate"
 STATUSES = (ACCEPTED, REJECTED, DRY_RUN, DUPLICATE)
+FIELD_LENGTH = events.c.error_field.type.length  # type: ignore[attr-defined]
 
 # Events are written by the ingest path, in bulk at commit (ingest.committer.defer_insert).
 INSERT_PREPARED = Prepared(events.insert(), [c.key for c in events.c])
