@@ -178,8 +178,8 @@ def money(value: Any) -> Decimal | None:
         plain = _PLAIN_AMOUNT.match(value)
         if plain is not None:
             whole, fraction = plain.groups()
-            amount = Decimal(whole.replace(",", "") + (fraction or ""))
-            return _bounded(amount).quantize(_CENT)
+            plain_amount = Decimal(whole.replace(",", "") + (fraction or ""))
+            return _bounded(plain_amount).quantize(_CENT)
     amount = number(value)
     if amount is None:
         return None

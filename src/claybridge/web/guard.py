@@ -35,7 +35,7 @@ def _is_json(scope: Scope) -> bool:
     JSON one)."""
     for name, value in scope["headers"]:
         if name == b"content-type":
-            media = value.split(b";", 1)[0].strip().lower()
+            media: bytes = value.split(b";", 1)[0].strip().lower()
             return media == b"application/json" or media.endswith(b"+json")
     return True
 
