@@ -39,6 +39,31 @@ PG_URL = os.environ.get("CLAYBRIDGE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
+_REAL_GETADDRINFO = socket.getaddrinfo
+
+
+def _loopback_only(
+    host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+) -> Any:
+    """``getaddrinfo`` for tests: numeric hosts and ``localhost`` only, so no test (a
+    fuzzer's random host included) ever sends a DNS query off this machine."""
+    name = host.decode() if isinstance(host, bytes) else host
+    if name in (None, "localhost"):
+        return _REAL_GETADDRINFO(host, port, family, type, proto, flags)
+    try:
+        return _REAL_GETADDRINFO(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError):
+        raise socket.gaierror(
+            socket.EAI_NONAME, f"tests resolve no name but localhost: {name}"
+        ) from None
+
+
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test resolves only loopback names (see :func:`_loopback_only`)."""
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_only)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip PostgreSQL cases, visibly, when no test server is configured."""
     if PG_URL:
