@@ -29,6 +29,35 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; unset means SQLite at <data_dir>/claybridge.db. "
         "postgresql:// URLs use the psycopg 3 driver.",
     )
+    database_connect_timeout: int = Field(
+        default=5,
+        ge=1,
+        le=600,
+        description="PostgreSQL: seconds to wait for a new connection (connect and "
+        "handshake) before giving up.",
+    )
+    database_statement_timeout: float = Field(
+        default=30.0,
+        ge=0,
+        description="PostgreSQL: seconds a statement may run before the server cancels "
+        "it (0: no limit).",
+    )
+    database_keepalive_idle: int = Field(
+        default=10,
+        ge=1,
+        le=3600,
+        description="PostgreSQL: seconds a connection is idle before TCP keepalive probes "
+        "start (then every 5 s, 3 probes); unacknowledged data also ends a connection "
+        "after this many seconds (tcp_user_timeout), so a lost network is noticed fast.",
+    )
+    storage_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=90,
+        description="Seconds an ingest request, and /readyz, wait for the database "
+        "(a lock, a connection, a commit) before answering 503 storage_unavailable; a "
+        "row not yet written by then is not written. Under Clay's ~100 s column timeout.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(default=8787, ge=0, le=65535, description="Port `serve` binds to.")
     public_url: str | None = Field(

@@ -30,14 +30,15 @@ class AppState:
     supervision: Supervision = field(init=False, default_factory=Supervision)
 
     def __post_init__(self) -> None:
-        self.db = Database(
-            self.settings.resolved_database_url,
-            sqlite_synchronous=self.settings.sqlite_synchronous,
-        )
+        self.db = Database.for_settings(self.settings)
         # Lazy: the key file is read or created on first use, not at start.
         self.box = SecretBox(lambda: load_key(self.settings.data_dir, self.settings.secret_key))
         self.wake = _nothing
-        self.committer = Committer(self.db, max_batch=self.settings.commit_batch_max)
+        self.committer = Committer(
+            self.db,
+            max_batch=self.settings.commit_batch_max,
+            lock_timeout=self.settings.storage_timeout,
+        )
 
 
 def _nothing() -> None:

@@ -36,7 +36,7 @@ def open_db(cfg: Settings) -> Database:
     """
     if cfg.is_sqlite:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(cfg.resolved_database_url, sqlite_synchronous=cfg.sqlite_synchronous)
+    db = Database.for_settings(cfg)
     if not migrate.is_current(db):
         migrate.upgrade(db)
     return db

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -67,8 +68,8 @@ from typing import Any, Generic, Literal, TypeVar
 import sqlalchemy as sa
 import structlog
 
-from claybridge.storage.database import Database
-from claybridge.storage.prepared import Prepared, run_bound
+from claybridge.storage.database import SQLITE_BUSY_MS, Database
+from claybridge.storage.prepared import Prepared, driver_error, run_bound
 
 T = TypeVar("T")
 Mode = Literal["loop", "thread"]
@@ -191,6 +192,22 @@ class _Item(Generic[T]):
 Outcome = tuple[Any, BaseException | None]
 
 
+def _abandoned(_conn: sa.Connection) -> None:
+    """Stands in for the job of a caller that stopped waiting: it writes nothing."""
+
+
+def _live_jobs(batch: list[_Item[Any]]) -> list[Callable[[sa.Connection], Any]]:
+    """The batch's jobs, less those whose caller has stopped waiting (its future was
+    cancelled: it answered 503 at its deadline), which must then not be written."""
+    return [_abandoned if item.future.done() else item.job for item in batch]
+
+
+def _dbapi(conn: sa.Connection) -> Any:
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    return dbapi
+
+
 def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
     for future, result, error in settled:
         if future.done():  # the caller went away (client disconnected, shutdown)
@@ -204,9 +221,18 @@ def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | No
 class Committer:
     """Runs submitted jobs in grouped write transactions (see the module docstring)."""
 
-    def __init__(self, db: Database, *, max_batch: int = 256, mode: Mode | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 256,
+        mode: Mode | None = None,
+        lock_timeout: float = SQLITE_BUSY_MS / 1000,
+    ) -> None:
+        """``lock_timeout``: how long a ``loop`` batch waits for SQLite's write lock."""
         self._db = db
         self._max_batch = max_batch
+        self._lock_timeout = lock_timeout
         self.mode: Mode = mode or ("loop" if db.is_sqlite else "thread")
         self._running = False
         # thread mode
@@ -297,40 +323,94 @@ class Committer:
             self._draining = False
 
     async def _batch_on_loop(self, batch: list[_Item[Any]]) -> list[Outcome]:
-        jobs = [item.job for item in batch]
         try:
-            # One connection for every batch: checking one out of the pool and back in
-            # (with its reset) cost more than a small batch's own reads.
-            if self._conn is None:
-                self._conn = self._db.writer.connect()
-            conn = self._conn
-            try:
-                transaction = conn.begin()
-                try:
-                    if self._db.is_sqlite:
-                        self._check_carry(conn)
-                        results, deferred = run_jobs_deferred(
-                            conn, jobs, upserts=True, carry=self._carry
-                        )
-                        run_bound(
-                            conn,
-                            [b for i, rows in deferred.items() for b in i.multi_row(conn, rows)],
-                        )
-                    else:  # loop mode asked for explicitly (tests)
-                        results = run_jobs(conn, jobs)
-                except BaseException:
-                    transaction.rollback()
-                    raise
-                await self._commit(transaction)
-            except BaseException:
-                self._release()  # a failed batch does not leave its state for the next
-                raise
-            for kept in self._carry.values():
-                for _ in range(len(kept) - CARRY_MAX):
-                    del kept[next(iter(kept))]  # the oldest first
-            return [(r, None) for r in results]
+            return await self._run_on_loop(batch)
         except Exception as exc:
-            return self._fallback(batch, exc)
+            if len(batch) == 1:
+                return [await self._solo_on_loop(batch[0], first_error=exc)]
+            log.info(
+                "group commit failed; retrying requests alone", size=len(batch), error=repr(exc)
+            )
+            return [await self._solo_on_loop(item) for item in batch]
+
+    async def _solo_on_loop(
+        self, item: _Item[Any], first_error: Exception | None = None
+    ) -> Outcome:
+        """:meth:`_solo` for ``loop`` mode: the lock is waited for without blocking."""
+        if first_error is not None and not isinstance(first_error, sa.exc.DBAPIError):
+            return None, first_error  # a bug, not contention: retrying will not help
+        error: BaseException | None = first_error
+        for _ in range(SOLO_ATTEMPTS - (1 if first_error is not None else 0)):
+            try:
+                return (await self._run_on_loop([item]))[0]
+            except sa.exc.DBAPIError as exc:
+                error = exc
+            except Exception as exc:
+                return None, exc
+        return None, error
+
+    async def _connect_on_loop(self) -> sa.Connection:
+        """The batches' one connection; on SQLite it takes the write lock itself, in
+        :meth:`_lock`, so its own busy timeout is 0 while the committer holds it."""
+        # One connection for every batch: checking one out of the pool and back in
+        # (with its reset) cost more than a small batch's own reads.
+        if self._conn is None:
+            if self._db.is_sqlite:
+                self._conn = self._db.engine.execution_options(sqlite_begin="HELD").connect()
+                _dbapi(self._conn).execute("PRAGMA busy_timeout=0")
+            else:  # loop mode asked for explicitly (tests)
+                self._conn = self._db.writer.connect()
+        return self._conn
+
+    async def _lock(self, conn: sa.Connection) -> None:
+        """``BEGIN IMMEDIATE`` without blocking the event loop: tried at once, and while
+        another connection holds the write lock, tried again after pauses that double
+        from 1 ms to 50 ms (the loop serves other requests meanwhile) until
+        ``lock_timeout``, when the database counts as unavailable."""
+        dbapi = _dbapi(conn)
+        deadline = time.monotonic() + self._lock_timeout
+        pause = 0.001
+        while True:
+            try:
+                dbapi.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise driver_error(conn, "BEGIN IMMEDIATE", (), exc) from exc
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    async def _run_on_loop(self, batch: list[_Item[Any]]) -> list[Outcome]:
+        """One transaction for ``batch`` on the loop (its COMMIT on the commit thread)."""
+        conn = await self._connect_on_loop()
+        try:
+            if self._db.is_sqlite:
+                await self._lock(conn)
+            transaction = conn.begin()
+            jobs = _live_jobs(batch)  # (after the wait: a caller may have gone)
+            try:
+                if self._db.is_sqlite:
+                    self._check_carry(conn)
+                    results, deferred = run_jobs_deferred(
+                        conn, jobs, upserts=True, carry=self._carry
+                    )
+                    run_bound(
+                        conn, [b for i, rows in deferred.items() for b in i.multi_row(conn, rows)]
+                    )
+                else:  # loop mode asked for explicitly (tests)
+                    results = run_jobs(conn, jobs)
+            except BaseException:
+                transaction.rollback()
+                raise
+            await self._commit(transaction)
+        except BaseException:
+            self._release()  # a failed batch does not leave its state for the next
+            raise
+        for kept in self._carry.values():
+            for _ in range(len(kept) - CARRY_MAX):
+                del kept[next(iter(kept))]  # the oldest first
+        return [(r, None) for r in results]
 
     def _check_carry(self, conn: sa.Connection) -> None:
         """Drop what earlier batches carried if another connection has committed since
@@ -349,8 +429,14 @@ class Committer:
         self._carry.clear()
         self._data_version = None
         conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        if conn is None:
+            return
+        if self._db.is_sqlite and not conn.invalidated:
+            try:  # back to the pool as it came: waiting for the lock as usual
+                _dbapi(conn).execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+            except sqlite3.Error:
+                conn.invalidate()
+        conn.close()
 
     async def _commit(self, transaction: sa.RootTransaction) -> None:
         """COMMIT on the commit thread; the loop serves HTTP meanwhile (module docstring)."""
@@ -392,7 +478,7 @@ class Committer:
     def _batch_in_thread(self, batch: list[_Item[Any]]) -> list[Outcome]:
         try:
             with self._db.write() as conn:
-                results = run_jobs(conn, [item.job for item in batch])
+                results = run_jobs(conn, _live_jobs(batch))
             return [(r, None) for r in results]
         except Exception as exc:
             return self._fallback(batch, exc)
@@ -413,7 +499,7 @@ class Committer:
         for _ in range(attempts):
             try:
                 with self._db.write() as conn:
-                    return run_jobs(conn, [item.job])[0], None
+                    return run_jobs(conn, _live_jobs([item]))[0], None
             except sa.exc.DBAPIError as exc:
                 error = exc
             except Exception as exc:

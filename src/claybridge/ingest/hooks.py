@@ -8,6 +8,7 @@ it against a bare ASGI app. The rest of the API stays on FastAPI.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
@@ -21,7 +22,7 @@ from claybridge.errors import error_body
 from claybridge.ingest.committer import Committer
 from claybridge.ingest.pipeline import IngestJob, IngestRequest, IngestResponse
 from claybridge.secretbox import SecretBox
-from claybridge.storage.faults import is_unavailable
+from claybridge.storage.faults import StorageTimeout, is_unavailable
 
 PREFIX = "/hooks/"
 log = structlog.get_logger(__name__)
@@ -58,6 +59,7 @@ class HooksEndpoint:
         self._limit = settings.max_body_bytes
         self._date_order = settings.date_order
         self._base_url = settings.base_url
+        self._storage_timeout = settings.storage_timeout
         self._committer = committer
         self._clock = clock
         self._box = box
@@ -108,7 +110,14 @@ class HooksEndpoint:
         job = IngestJob(request)
         job.plan_ahead()  # pure work, while an earlier batch commits
         try:
-            response = await self._committer.submit(job)
+            future = self._committer.submit(job)
+            # Give up at the deadline: a batch that has not taken this job by then skips
+            # it (ingest.committer), so a 503 never leaves its row behind.
+            timer = future.get_loop().call_later(self._storage_timeout, _give_up, future)
+            try:
+                response = await future
+            finally:
+                timer.cancel()
         except Exception as exc:
             if is_unavailable(exc):  # Clay retries a 503; nothing was acknowledged
                 log.error("storage error on ingest", source_key=key, error=repr(exc))
@@ -133,6 +142,11 @@ class HooksEndpoint:
                 field=error.get("field"),
             )
         await send_json(send, response.status_code, response.body, extra, response.payload)
+
+
+def _give_up(future: asyncio.Future[IngestResponse]) -> None:
+    if not future.done():
+        future.set_exception(StorageTimeout("the database did not answer in time"))
 
 
 def _dry_run(query: bytes) -> bool:

@@ -16,15 +16,20 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from claybridge.config import Settings
 from claybridge.storage.prepared import driver_error
 
-_BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
+# "HELD": the caller has issued BEGIN IMMEDIATE itself (the committer, which waits for
+# the write lock without blocking the event loop).
+_BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE", "HELD": None}
+SQLITE_BUSY_MS = 30_000  # how long a connection waits for SQLite's write lock
 
 
 def _json_dumps(value: Any) -> str:
@@ -49,20 +54,68 @@ def _adapt_none_directly() -> None:
     sqlite3.register_adapter(type(None), _null)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How long PostgreSQL connections wait, and how a lost network is noticed (the
+    ``database_*`` settings and ``storage_timeout``, where their defaults live)."""
+
+    connect_timeout: int
+    statement_timeout: float
+    keepalive_idle: int
+    pool_timeout: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The limits the settings ask for."""
+        return cls(
+            connect_timeout=settings.database_connect_timeout,
+            statement_timeout=settings.database_statement_timeout,
+            keepalive_idle=settings.database_keepalive_idle,
+            pool_timeout=settings.storage_timeout,
+        )
+
+    def postgresql_args(self) -> dict[str, Any]:
+        """libpq connection parameters: a connect timeout, TCP keepalives (idle, then
+        every 5 s, 3 probes), ``tcp_user_timeout`` (data unacknowledged this long ends
+        the connection) and the server-side ``statement_timeout``."""
+        args: dict[str, Any] = {
+            "connect_timeout": self.connect_timeout,
+            "keepalives": 1,
+            "keepalives_idle": self.keepalive_idle,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": self.keepalive_idle * 1000,
+        }
+        if self.statement_timeout > 0:
+            args["options"] = f"-c statement_timeout={int(self.statement_timeout * 1000)}"
+        return args
+
+
 class Database:
     """An engine plus the two kinds of transaction Claybridge uses.
 
     ``writer`` is the engine to open write transactions on (``BEGIN IMMEDIATE`` on SQLite).
     """
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "FULL",
+        pool_size: int = 5,
+        limits: Limits | None = None,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}
         else:
             kwargs.update(pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+            if limits is not None:  # (None: the driver's own, for tools and tests)
+                kwargs.update(
+                    pool_timeout=limits.pool_timeout, connect_args=limits.postgresql_args()
+                )
         self.engine = sa.create_engine(url, **kwargs)
         if self.is_sqlite:
             _adapt_none_directly()
@@ -73,6 +126,15 @@ class Database:
             else self.engine
         )
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Database:
+        """The database ``settings`` name, with their durability and limits."""
+        return cls(
+            settings.resolved_database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            limits=Limits.from_settings(settings),
+        )
+
     def _configure_sqlite(self, synchronous: str) -> None:
         @event.listens_for(self.engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -81,7 +143,7 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cursor.execute("PRAGMA temp_store=MEMORY")  # see the module docstring
             cursor.close()
 
@@ -91,6 +153,8 @@ class Database:
             # On the driver: a batch begins with this, and SQLAlchemy's statement path
             # cost several times the statement. Errors come out as SQLAlchemy's.
             sql = _BEGIN[mode]
+            if sql is None:
+                return
             try:
                 conn.connection.dbapi_connection.execute(sql)  # type: ignore[union-attr]
             except conn.dialect.loaded_dbapi.Error as exc:

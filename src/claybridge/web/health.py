@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from claybridge.errors import error_body
 from claybridge.state import AppState
+from claybridge.storage.faults import is_unavailable
 from claybridge.storage.migrate import head_revision
 
 router = APIRouter(tags=["health"])
@@ -20,13 +23,24 @@ def healthz() -> dict[str, bool]:
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
-    """Readiness: the database answers and is at the code's migration head."""
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: the database answers (within ``storage_timeout``) and is at the code's
+    migration head."""
     state: AppState = request.app.state.claybridge
-    try:
+
+    def revision() -> str | None:
         with state.db.read() as conn:
-            current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    except sa.exc.DBAPIError as exc:
+            found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        return None if found is None else str(found)
+
+    try:
+        # A thread that hangs on a partitioned network stays behind; the answer does not.
+        current = await asyncio.wait_for(
+            asyncio.to_thread(revision), state.settings.storage_timeout
+        )
+    except Exception as exc:
+        if not (is_unavailable(exc) or isinstance(exc, TimeoutError)):
+            raise
         return JSONResponse(
             error_body("database_unavailable", f"database unreachable: {exc.__class__.__name__}"),
             status_code=503,
