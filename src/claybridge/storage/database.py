@@ -13,6 +13,7 @@ for write transactions, which take the write lock up front and wait for it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,6 +92,19 @@ class Limits:
         return args
 
 
+def _create_owner_only(path: str | None) -> None:
+    """Create the SQLite file ``path`` with mode 0600 if it does not exist yet: it holds
+    events and hashed secrets, and SQLite gives its WAL and shared-memory files the
+    database file's mode. An existing file is left as it is."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 class Database:
     """An engine plus the two kinds of transaction Claybridge uses.
 
@@ -136,6 +150,10 @@ class Database:
         )
 
     def _configure_sqlite(self, synchronous: str) -> None:
+        @event.listens_for(self.engine, "do_connect")
+        def _owner_only(_dialect: Any, _record: Any, cargs: Any, _cparams: Any) -> None:
+            _create_owner_only(cargs[0] if cargs else None)
+
         @event.listens_for(self.engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves

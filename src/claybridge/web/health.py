@@ -39,7 +39,7 @@ async def readyz(request: Request) -> JSONResponse:
             asyncio.to_thread(revision), state.settings.storage_timeout
         )
     except Exception as exc:
-        if not (is_unavailable(exc) or isinstance(exc, TimeoutError)):
+        if not (is_unavailable(exc) or isinstance(exc, sa.exc.DBAPIError | TimeoutError)):
             raise
         return JSONResponse(
             error_body("database_unavailable", f"database unreachable: {exc.__class__.__name__}"),
