@@ -393,25 +393,43 @@ def target(row: dict[str, Any], box: SecretBox) -> Target:
     )
 
 
+FIRST_PROBE_SECONDS = 5.0
+
+
+def probe_delay(opened_at: datetime, now: datetime, cooldown: float) -> float:
+    """Seconds from ``now`` to the next probe of a circuit open since ``opened_at``.
+
+    The first probe goes 5 s after the circuit opens; each failed probe waits as long as
+    the circuit has been open so far, so the pauses double (5, 5, 10, 20, 40 s…), never
+    longer than ``cooldown``: a short outage costs seconds, a long one a probe per
+    cooldown. One probe at a time: the worker that takes a probe moves the next one a
+    cooldown away until its outcome is recorded (``deliveries.claim``).
+    """
+    elapsed = (now - opened_at).total_seconds()
+    return min(cooldown, max(FIRST_PROBE_SECONDS, elapsed))
+
+
 def record_outcomes(
     conn: sa.Connection, dest: Target, outcomes: Sequence[bool], now: datetime
 ) -> str | None:
     """Feed the circuit breaker with attempt outcomes (in order; True = success).
 
     Counts failures in a row; at ``circuit_threshold`` the circuit opens (the
-    destination's deliveries wait) and a probe is scheduled after the cooldown. A success
+    destination's deliveries wait) and a probe is scheduled (:func:`probe_delay`). A success
     closes it. Returns ``"opened"``/``"closed"`` when the state changed, else ``None``.
     """
     if not outcomes:
         return None
     row = conn.execute(
-        sa.select(destinations.c.consecutive_failures, destinations.c.circuit_state).where(
-            destinations.c.id == dest.id
-        )
+        sa.select(
+            destinations.c.consecutive_failures,
+            destinations.c.circuit_state,
+            destinations.c.circuit_opened_at,
+        ).where(destinations.c.id == dest.id)
     ).first()
     if row is None:
         return None
-    failures, state = row
+    failures, state, opened_at = row
     succeeded = False
     for ok in outcomes:
         if ok:
@@ -424,12 +442,14 @@ def record_outcomes(
         values.update(_closed_circuit())
         change = "closed"
     elif state == OPEN:
-        values["probe_at"] = now + timedelta(seconds=dest.circuit_cooldown)
+        values["probe_at"] = now + timedelta(
+            seconds=probe_delay(opened_at or now, now, dest.circuit_cooldown)
+        )
     elif failures >= dest.circuit_threshold:
         values.update(
             circuit_state=OPEN,
             circuit_opened_at=now,
-            probe_at=now + timedelta(seconds=dest.circuit_cooldown),
+            probe_at=now + timedelta(seconds=probe_delay(now, now, dest.circuit_cooldown)),
         )
         change = "opened"
     conn.execute(destinations.update().where(destinations.c.id == dest.id).values(**values))
