@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DateOrder = Literal["MDY", "DMY"]
@@ -107,16 +107,24 @@ class Settings(BaseSettings):
         default=0.1, gt=0, le=60, description="Seconds an idle worker waits between claims."
     )
     retention_days: float | None = Field(
-        default=None,
+        default=30.0,
         gt=0,
-        description="When set, the worker prunes events, finished deliveries and their "
-        "attempts, and finished runs older than this many days, hourly. Pending work is "
-        "never pruned.",
+        description="The worker prunes events, finished deliveries and their attempts, and "
+        "finished runs older than this many days, hourly; pending work is never pruned. "
+        "`off` (or 0) keeps everything.",
     )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_format: Literal["json", "console"] = Field(
         default="json", description="Structured JSON logs, or human-friendly console lines."
     )
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _retention_off(cls, value: Any) -> Any:
+        """``off``, ``none``, an empty value or 0 turn retention off."""
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none", "0"):
+            return None
+        return None if value == 0 else value
 
     @property
     def resolved_database_url(self) -> str:

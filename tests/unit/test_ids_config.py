@@ -110,3 +110,16 @@ def test_sqlite_datetime_memo_is_per_instant_and_never_admits_naive_values() -> 
     assert fast(paris) == "2026-03-01 12:00:00.000250"
     with pytest.raises(ValueError, match="naive"):
         fast(first.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize("off", ["off", "OFF", "none", "0", ""])
+def test_retention_is_30_days_unless_turned_off(
+    monkeypatch: pytest.MonkeyPatch, off: str
+) -> None:
+    """History is kept 30 days by default; CLAYBRIDGE_RETENTION_DAYS=off keeps it all."""
+    monkeypatch.delenv("CLAYBRIDGE_RETENTION_DAYS", raising=False)
+    assert Settings().retention_days == 30
+    monkeypatch.setenv("CLAYBRIDGE_RETENTION_DAYS", off)
+    assert Settings().retention_days is None
+    monkeypatch.setenv("CLAYBRIDGE_RETENTION_DAYS", "7")
+    assert Settings().retention_days == 7
