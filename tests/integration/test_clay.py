@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -403,3 +404,28 @@ def test_ninety_percent_warning(clay_gateway: httpx.Client) -> None:
     metrics = clay_gateway.get("/metrics").text
     assert 'claybridge_clay_webhook_state{destination="enrich",position="1"} 1.0' in metrics
     assert 'claybridge_clay_webhook_submissions{destination="enrich",position="1"} 9.0' in metrics
+
+
+def test_a_request_id_queued_concurrently_reaches_clay_once(clay_gateway: httpx.Client) -> None:
+    """Three concurrent submissions of one request_id to a paused Clay destination queue
+    one delivery (each answer names it), and the table receives the row once."""
+    with table() as (imitation, url):
+        clay_destination(clay_gateway, url)
+        assert clay_gateway.post("/v1/destinations/enrich/pause").status_code == 200
+        row = {"rows": [{"payload": {"email": "a@x.co"}, "request_id": "twice"}]}
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(
+                pool.map(
+                    lambda _i: clay_gateway.post("/v1/destinations/enrich/rows?wait=0", json=row),
+                    range(3),
+                )
+            )
+        assert [a.status_code for a in answers] == [202, 202, 202], [a.text for a in answers]
+        ids = {a.json()["results"][0]["delivery_id"] for a in answers}
+        assert len(ids) == 1
+        assert clay_gateway.post("/v1/destinations/enrich/resume").status_code == 200
+        wait_until(lambda: imitation.state.submissions >= 1)
+        time.sleep(0.5)  # a second copy, if any, would have been sent by now
+        assert imitation.state.submissions == 1
+        listed = clay_gateway.get("/v1/deliveries", params={"destination": "enrich"}).json()
+        assert len(listed["data"]) == 1

@@ -113,9 +113,7 @@ def test_sqlite_datetime_memo_is_per_instant_and_never_admits_naive_values() -> 
 
 
 @pytest.mark.parametrize("off", ["off", "OFF", "none", "0", ""])
-def test_retention_is_30_days_unless_turned_off(
-    monkeypatch: pytest.MonkeyPatch, off: str
-) -> None:
+def test_retention_is_30_days_unless_turned_off(monkeypatch: pytest.MonkeyPatch, off: str) -> None:
     """History is kept 30 days by default; CLAYBRIDGE_RETENTION_DAYS=off keeps it all."""
     monkeypatch.delenv("CLAYBRIDGE_RETENTION_DAYS", raising=False)
     assert Settings().retention_days == 30

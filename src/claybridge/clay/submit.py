@@ -4,8 +4,10 @@ workflow steps, ``POST /v1/destinations/{name}/rows`` and the bridge.
 Contract of :func:`enqueue`: in the caller's transaction, it refuses what cannot be sent
 (not a Clay destination, a row over the size limit, a callback without a callback
 source) before writing anything, skips a ``request_id`` Clay already accepted (or one
-already waiting), and otherwise writes the delivery and, when a callback is wanted, the
-pending request. The worker does the sending (rate limit, webhook pool, counting).
+already waiting), answers a ``request_id`` already queued with that delivery (a unique
+index backs this across processes), and otherwise writes the delivery and, when a
+callback is wanted, the pending request. The worker does the sending (rate limit,
+webhook pool, counting).
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ def enqueue(
         ).scalar()
         if waiting is not None:
             return {**result, "status": "exists", "request_status": waiting}
+        queued = deliveries.queued_for_request(conn, dest["id"], request_id)
+        if queued is not None:  # a copy already waits to be sent: that one is the row
+            return {**result, "status": "queued", "delivery_id": queued, "duplicate": True}
     delivery = deliveries.new_row(
         dest["id"], row, now, event_id=event_id, run_id=run_id, request_id=request_id
     )

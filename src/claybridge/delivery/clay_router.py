@@ -53,22 +53,35 @@ class ClayRouter:
 
     def route(
         self, conn: sa.Connection, claimed: Sequence[Claimed], kind: Callable[[str], str]
-    ) -> None:
+    ) -> dict[str, str]:
         """Pick the webhook of each Clay submission in ``claimed`` (the pool's first with
-        room), or note that Clay already accepted it. ``kind``: destination id → kind."""
+        room), or note that Clay already accepted it. ``kind``: destination id → kind.
+
+        Returns the destinations whose pool cannot be used (a webhook's credentials do
+        not decrypt with this key), with the reason; their items get no route."""
         by_dest: dict[str, list[Claimed]] = {}
         for item in claimed:
             if kind(item.destination_id) == "clay":
                 by_dest.setdefault(item.destination_id, []).append(item)
+        broken: dict[str, str] = {}
         for dest_id, items in by_dest.items():
             done = clay.accepted(conn, dest_id, [i.request_id for i in items if i.request_id])
             pool = clay.webhooks(conn, dest_id)
-            for item in items:
-                if item.request_id in done:
-                    self._routes[item.id] = ACCEPTED
-                    continue
-                found = clay.choose(pool, self.box, self._reserved, self._cache)
-                self._routes[item.id] = found if found is not None else EXHAUSTED
+            routes: dict[str, Route | str] = {}
+            reserved = {row["id"]: self._reserved.get(row["id"], 0) for row in pool}
+            try:
+                for item in items:
+                    if item.request_id in done:
+                        routes[item.id] = ACCEPTED
+                        continue
+                    found = clay.choose(pool, self.box, self._reserved, self._cache)
+                    routes[item.id] = found if found is not None else EXHAUSTED
+            except ValueError as exc:  # the key does not fit this pool's secrets
+                self._reserved.update(reserved)  # none of these items will be sent
+                broken[dest_id] = str(exc)
+                continue
+            self._routes.update(routes)
+        return broken
 
     async def submit(
         self,

@@ -247,22 +247,50 @@ class Worker:
                 held=held,
             )
             if claimed:
-                self._refresh_targets(conn, {c.destination_id for c in claimed})
-                self.clay.route(conn, claimed, lambda d: self._targets[d][1].kind)
+                broken = self._refresh_targets(conn, {c.destination_id for c in claimed})
+                routable = [c for c in claimed if c.destination_id not in broken]
+                broken |= self.clay.route(conn, routable, lambda d: self._targets[d][1].kind)
+                if broken:
+                    claimed = self._set_aside(conn, claimed, broken, now)
         self._busy = bool(claimed)  # work found: skip the idle check next time
         return claimed
 
-    def _refresh_targets(self, conn: sa.Connection, ids: set[str]) -> None:
+    def _refresh_targets(self, conn: sa.Connection, ids: set[str]) -> dict[str, str]:
+        """Decrypt the destinations ``ids`` that changed; returns those that cannot be
+        (their secrets do not decrypt with this key), with the reason."""
         rows = conn.execute(
             sa.select(destinations_table).where(destinations_table.c.id.in_(list(ids)))
         ).all()
+        broken: dict[str, str] = {}
         for row in rows:
             cached = self._targets.get(row.id)
             if cached is None or cached[0] != row.updated_at:
-                self._targets[row.id] = (
-                    row.updated_at,
-                    destinations.target(dict(row._mapping), self.box),
-                )
+                try:
+                    target = destinations.target(dict(row._mapping), self.box)
+                except Exception as exc:  # one destination's fault is not the worker's
+                    self._targets.pop(row.id, None)
+                    broken[row.id] = str(exc)
+                    continue
+                self._targets[row.id] = (row.updated_at, target)
+        return broken
+
+    def _set_aside(
+        self, conn: sa.Connection, claimed: list[Claimed], broken: dict[str, str], now: datetime
+    ) -> list[Claimed]:
+        """Pause each destination in ``broken`` with its reason and hand its claimed
+        deliveries back untried (they wait for a person to fix and resume it); returns
+        the rest, which are sent as usual."""
+        for dest_id, reason in broken.items():
+            destinations.pause_broken(conn, dest_id, f"the worker cannot send: {reason}", now)
+            held = [c.id for c in claimed if c.destination_id == dest_id]
+            deliveries.release(conn, self.name, held, now)
+            log.error(
+                "destination paused: the worker cannot send to it",
+                destination=dest_id,
+                reason=reason,
+                deliveries_waiting=len(held),
+            )
+        return [c for c in claimed if c.destination_id not in broken]
 
     def _gate(self, target: Target) -> asyncio.Semaphore:
         """The destination's concurrency cap in this worker (rebuilt when it changes)."""
@@ -279,12 +307,7 @@ class Worker:
                 await asyncio.sleep(wait)
             async with self._gate(target):
                 started = self.clock.now()
-                if target.kind == "clay":
-                    attempt = await self.clay.submit(client, item, target, self.allow)
-                else:
-                    attempt = await send(
-                        client, target, item.payload, item.id, int(started.timestamp()), self.allow
-                    )
+                attempt = await self._attempt(client, item, target, started)
             self._results.append((item, target, attempt, started, self.clock.now()))
             self._have_results.set()
             self.sent += 1
@@ -295,6 +318,24 @@ class Worker:
             raise
         finally:
             self._in_flight.pop(item.id, None)
+
+    async def _attempt(
+        self, client: aiohttp.ClientSession, item: Claimed, target: Target, started: datetime
+    ) -> Attempt:
+        """Send ``item`` once. Anything wrong with this one delivery (a payload that
+        cannot be encoded, a bug on one path) is its permanent failure, with the error
+        recorded, never the worker's crash."""
+        try:
+            if target.kind == "clay":
+                return await self.clay.submit(client, item, target, self.allow)
+            return await send(
+                client, target, item.payload, item.id, int(started.timestamp()), self.allow
+            )
+        except Exception as exc:
+            log.exception("delivery could not be sent", delivery=item.id)
+            return Attempt(
+                None, 0.0, f"could not be sent: {type(exc).__name__}: {exc}", None, permanent=True
+            )
 
     def _release_slot(self, destination_id: str) -> None:
         """A held delivery is done: its destination has room for one more. A failed

@@ -361,6 +361,18 @@ def settle(conn: sa.Connection, results: Sequence[Settled], now: datetime) -> No
     )
 
 
+def queued_for_request(conn: sa.Connection, destination_id: str, request_id: str) -> str | None:
+    """The delivery of ``request_id`` still waiting to be sent to the destination, if any."""
+    found = conn.execute(
+        sa.select(deliveries.c.id).where(
+            deliveries.c.destination_id == destination_id,
+            deliveries.c.request_id == request_id,
+            deliveries.c.status.in_(UNFINISHED),
+        )
+    ).scalar()
+    return None if found is None else str(found)
+
+
 def release(conn: sa.Connection, worker: str, ids: Sequence[str], now: datetime) -> int:
     """Hand back held deliveries untried (graceful shutdown): due again at once."""
     if not ids:

@@ -228,11 +228,25 @@ def _closed_circuit() -> dict[str, Any]:
 def set_enabled(conn: sa.Connection, ref: str, enabled: bool, now: datetime) -> dict[str, Any]:
     """Pause or resume. Resuming also closes an open circuit (a person says it is fixed)."""
     row = find(conn, ref)
-    values: dict[str, Any] = {"status": ACTIVE if enabled else PAUSED, "updated_at": now}
+    values: dict[str, Any] = {
+        "status": ACTIVE if enabled else PAUSED,
+        "status_reason": None,
+        "updated_at": now,
+    }
     if enabled:
         values.update(_closed_circuit())
     conn.execute(destinations.update().where(destinations.c.id == row["id"]).values(**values))
     return {**row, **values}
+
+
+def pause_broken(conn: sa.Connection, destination_id: str, reason: str, now: datetime) -> None:
+    """Pause a destination the worker cannot send to, saying why (shown by the API and
+    CLI as ``status_reason``); its deliveries wait until a person resumes it."""
+    conn.execute(
+        destinations.update()
+        .where(destinations.c.id == destination_id)
+        .values(status=PAUSED, status_reason=reason, updated_at=now)
+    )
 
 
 def find(conn: sa.Connection, ref: str) -> dict[str, Any]:
@@ -291,7 +305,7 @@ def public(
     if row["kind"] == "clay":
         return _public_clay(row, pool or [])
     headers = {
-        name: MASK if is_secret_name(name) else box.decrypt(value)
+        name: MASK if is_secret_name(name) else _shown(box, value)
         for name, value in row["headers"].items()
     }
     return {
@@ -309,6 +323,7 @@ def public(
         "concurrency": row["concurrency"],
         "retry_schedule": row["retry_schedule"] or list(DEFAULT_SCHEDULE),
         "status": row["status"],
+        "status_reason": row["status_reason"],
         "circuit": {
             "state": row["circuit_state"],
             "consecutive_failures": row["consecutive_failures"],
@@ -322,6 +337,17 @@ def public(
     }
 
 
+UNREADABLE = "[cannot be decrypted with this secret key]"
+
+
+def _shown(box: SecretBox, stored: str) -> str:
+    """A stored header value for display, or a note when the key no longer fits."""
+    try:
+        return box.decrypt(stored)
+    except ValueError:
+        return UNREADABLE
+
+
 def _public_clay(row: dict[str, Any], pool: list[dict[str, Any]]) -> dict[str, Any]:
     hooks = [clay.public_webhook(w) for w in pool]
     current = next((h for h in hooks if h["status"] == clay.ACTIVE), None)
@@ -330,6 +356,7 @@ def _public_clay(row: dict[str, Any], pool: list[dict[str, Any]]) -> dict[str, A
         "name": row["name"],
         "kind": "clay",
         "status": row["status"] if current else "exhausted",
+        "status_reason": row["status_reason"],
         "config": {
             "webhook_url": current["webhook_url"] if current else None,
             "auth_header_name": current["auth_header_name"] if current else None,

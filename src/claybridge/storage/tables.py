@@ -167,8 +167,12 @@ destinations = sa.Table(
     sa.Column("concurrency", sa.Integer(), nullable=False),
     # Seconds before each attempt (NULL: the default schedule).
     sa.Column("retry_schedule", json_type(), nullable=True),
-    # active | paused (by a person; the circuit breaker has its own state)
+    # active | paused (by a person, or by the worker: status_reason; the circuit
+    # breaker has its own state)
     sa.Column("status", sa.String(16), nullable=False),
+    # Why the destination is paused when the worker paused it (its secrets do not
+    # decrypt, say); None when a person paused it or it is active.
+    sa.Column("status_reason", sa.Text(), nullable=True),
     sa.Column("circuit_state", sa.String(16), nullable=False),
     sa.Column("circuit_threshold", sa.Integer(), nullable=False),
     sa.Column("circuit_cooldown_seconds", sa.Float(), nullable=False),
@@ -225,6 +229,20 @@ deliveries = sa.Table(
     ),
     sa.Index("ix_deliveries_destination_id_status", "destination_id", "status"),
     sa.Index("ix_deliveries_created_at", "created_at"),
+    # A Clay request id is queued at most once per destination at a time, whichever
+    # process or path queues it (clay.submit answers a second copy with the first).
+    sa.Index(
+        "uq_deliveries_queued_request",
+        "destination_id",
+        "request_id",
+        unique=True,
+        sqlite_where=sa.text(
+            "request_id IS NOT NULL AND status IN ('pending', 'in_flight', 'failed')"
+        ),
+        postgresql_where=sa.text(
+            "request_id IS NOT NULL AND status IN ('pending', 'in_flight', 'failed')"
+        ),
+    ),
 )
 
 delivery_attempts = sa.Table(

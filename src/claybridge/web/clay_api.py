@@ -130,7 +130,21 @@ async def _wait_settled(state: AppState, ids: list[str], wait: float) -> dict[st
 
 
 def _enqueue_rows(state: AppState, ref: str, items: list[RowIn]) -> list[dict[str, Any]]:
-    """Queue every row that can be sent (one transaction); refusals are per row."""
+    """Queue every row that can be sent (one transaction); refusals are per row.
+
+    A request id queued at the same moment by another transaction fails the unique
+    index (PostgreSQL); the transaction is then run again, and finds that copy.
+    """
+    for attempt in range(3):
+        try:
+            return _enqueue_once(state, ref, items)
+        except sa.exc.IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _enqueue_once(state: AppState, ref: str, items: list[RowIn]) -> list[dict[str, Any]]:
     ids = [i.request_id for i in items if i.request_id]
     dupes = {r for r in ids if ids.count(r) > 1}
     now = state.clock.now()
