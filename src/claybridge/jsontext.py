@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 import orjson
@@ -32,10 +31,10 @@ from claybridge.errors import InvalidBody, InvalidField
 INT_MIN = -(2**63)
 INT_MAX = 2**64 - 1
 _BOM = b"\xef\xbb\xbf"
-# Text the strict parser accepts but may not store or read exactly: an escaped NUL, and
-# a run of 20 digits (an integer orjson may have read as an inexact float). A match
-# (even inside a string) only sends the body through the exact reading below.
-_SUSPECT = re.compile(rb"\\u0000|[0-9]{20}")
+# orjson reads an integer beyond 64 bits as a float; a float this large may have been
+# one, so the body is read again exactly (a genuine large float reads the same).
+_INEXACT = float(2**63)
+_CONTAINERS = (dict, list)  # a tuple: ``dict | list`` builds a union on every call
 
 
 class _NotJSON(Exception):
@@ -64,21 +63,41 @@ def _foreign_encoding(raw: bytes) -> str | None:
 def loads(raw: bytes) -> Any:
     """The JSON value of ``raw`` by the module's rules, or :class:`InvalidBody` /
     :class:`InvalidField` saying why not."""
-    encoding = _foreign_encoding(raw)
-    if encoding is not None:
-        raise InvalidBody(f"the request body is {encoding}; send it as UTF-8 JSON")
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM) :]
+    if len(raw) < 2 or raw[0] != 0x7B or raw[1] == 0:  # not the usual start, '{' in UTF-8
+        encoding = _foreign_encoding(raw)
+        if encoding is not None:
+            raise InvalidBody(f"the request body is {encoding}; send it as UTF-8 JSON")
+        if raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         value = _lenient(raw)
         check_storable(value)
         return value
-    if _SUSPECT.search(raw) is not None:
+    if not isinstance(value, _CONTAINERS):
+        return value
+    # (find, not a regular expression: this runs for every Clay row, and a pattern
+    # search over the body cost 3.8 us against 0.1 us.)
+    if raw.find(b"\\u0000") != -1 or _maybe_inexact(value):
         value = _lenient(raw)
         check_storable(value)
     return value
+
+
+def _maybe_inexact(value: Any) -> bool:
+    """Whether ``value`` holds a float of 2**63 or more in size (see ``_INEXACT``)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        for child in item.values() if type(item) is dict else item:
+            kind = type(child)
+            if kind is float:
+                if child >= _INEXACT or child <= -_INEXACT:
+                    return True
+            elif kind is dict or kind is list:
+                stack.append(child)
+    return False
 
 
 def _lenient(raw: bytes) -> Any:

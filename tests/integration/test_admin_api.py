@@ -74,7 +74,7 @@ def test_source_errors(admin: httpx.Client) -> None:
     assert (missing.status_code, missing.json()["error"]["code"]) == (422, "missing_field")
     assert missing.json()["error"]["field"] == "name"
     not_json = admin.post("/v1/sources", content=b"{", headers={"Content-Type": "application/json"})
-    assert not_json.status_code == 422
+    assert (not_json.status_code, not_json.json()["error"]["code"]) == (400, "invalid_json")
     assert not_json.json()["ok"] is False
     unknown = admin.get("/v1/sources/nope")
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")

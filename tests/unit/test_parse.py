@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from claybridge.errors import InvalidBody
+from claybridge.errors import InvalidBody, InvalidField
 from claybridge.ingest.parse import MAX_DEPTH, parse_object
 
 
@@ -63,3 +63,31 @@ def test_flat_rows_report_secret_keys_too() -> None:
     assert parse_object(b'{"name": "Acme", "API_Key": "k"}')[1] is True
     assert parse_object(b'{"name": "Acme", "notes": "a {brace} and a token word"}')[1] is False
     assert parse_object(b'{"name": "Acme {x}", "nested": {"password": "p"}}')[1] is True
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"a": 18446744073709551616}', "a"),
+        (b'{"a": [1, {"b": -9223372036854775809}]}', "a.1.b"),
+        (b'{"a": "x\\u0000"}', "a"),
+        (b'{"k\\u0000": 1}', "k\\u0000"),
+        (b'{"a": "\\udfff"}', "a"),
+        (b'{"a": 1e400}', "a"),
+    ],
+)
+def test_values_no_database_can_store_are_refused_by_path(raw: bytes, field: str) -> None:
+    """Integers beyond 64 bits, NULs, lone surrogates and overflowing numbers are 422
+    naming their path (printable even when the key holds the NUL)."""
+    with pytest.raises(InvalidField) as info:
+        parse_object(raw)
+    assert info.value.field == field
+    assert info.value.status_code == 422
+
+
+def test_exact_values_and_a_utf8_bom_are_kept() -> None:
+    """The largest 64-bit integers and large floats pass as they are; a UTF-8 BOM is
+    skipped."""
+    raw = b'{"u": 18446744073709551615, "i": -9223372036854775808, "f": 1e20}'
+    assert parse_object(raw)[0] == {"u": 2**64 - 1, "i": -(2**63), "f": 1e20}
+    assert parse_object(b'\xef\xbb\xbf{"a": 1}')[0] == {"a": 1}

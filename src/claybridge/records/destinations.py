@@ -143,6 +143,7 @@ def create(
     row = {
         "id": new_id("dst"),
         **values,
+        "status_reason": None,
         "circuit_state": CLOSED,
         "consecutive_failures": 0,
         "circuit_opened_at": None,

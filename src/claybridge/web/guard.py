@@ -1,6 +1,7 @@
 """The admin app's outermost guard: what no route should have to repeat.
 
-* **JSON bodies** of POST, PUT and PATCH requests are checked by the one rule for
+* **JSON bodies** of POST, PUT and PATCH requests (a JSON content type, or none and a
+  body that starts with ``{`` or ``[``) are checked by the one rule for
   request bodies (:func:`claybridge.jsontext.loads`) before any route sees them: not
   JSON (``NaN``, an over-long integer literal, UTF-16) is 400 ``invalid_json``, a value
   no database can store (a NUL, a lone surrogate, an integer beyond 64 bits) is 422
@@ -30,14 +31,15 @@ log = structlog.get_logger(__name__)
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
-def _is_json(scope: Scope) -> bool:
-    """Whether FastAPI would read this request's body as JSON (no content type, or a
-    JSON one)."""
+def _is_json(scope: Scope, body: bytes) -> bool:
+    """Whether this request's body is JSON to check: a JSON content type, or none and a
+    body that starts as JSON does (a route reading raw text, the owners CSV import, gets
+    bodies without a content type too)."""
     for name, value in scope["headers"]:
         if name == b"content-type":
             media: bytes = value.split(b";", 1)[0].strip().lower()
             return media == b"application/json" or media.endswith(b"+json")
-    return True
+    return body.lstrip()[:1] in (b"{", b"[")
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -73,10 +75,10 @@ class AdminGuard:
             await send(message)
 
         try:
-            if scope["method"] in _WITH_BODY and _is_json(scope):
+            if scope["method"] in _WITH_BODY:
                 body = await read_body(receive)
                 assert body is not None  # no limit given
-                if body:
+                if body and _is_json(scope, body):
                     loads(body)
                 receive = _replaying(body, receive)
             await self.app(scope, receive, tracked)
