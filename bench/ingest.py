@@ -312,6 +312,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--against",
+        metavar="SRC",
+        help="also run the customers scenario on the code in SRC (another checkout's src/ "
+        "folder) and print its paired ratio to this code's: an A/B of a change",
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="claybridge-bench-"))
@@ -322,6 +328,8 @@ def main() -> int:
         "leads": ("clay-leads", LEADS_CONFIG, lead_script),
         "leads_idem": ("clay-leads", idem_config, lead_script),
     }
+    if args.against:
+        scenarios["customers_before"] = ("clay-customers", None, customer_script)
     scripts: dict[str, Path] = {}
     envs: dict[str, dict[str, str]] = {}
     for name, (template, config, script_for) in scenarios.items():
@@ -332,6 +340,8 @@ def main() -> int:
             "CLAYBRIDGE_LOG_LEVEL": "WARNING",
         }
         env.pop("CLAYBRIDGE_DATABASE_URL", None)
+        if name == "customers_before":
+            env["PYTHONPATH"] = str(Path(args.against).resolve())
         cli(env, "owners", "add", "--name", "Ada Lovelace", "--email", "ada@example.com")
         source = make_source(env, name, template, config)
         scripts[name] = work / f"{name}.lua"
@@ -424,6 +434,13 @@ def main() -> int:
     overhead = statistics.median(overheads)
     for name, values in paired.items():
         print(f"{name:12} ratio per round: " + ", ".join(f"{v:.3f}" for v in values))
+    if args.against:
+        ab = [
+            a["rps"] / b["rps"]
+            for a, b in zip(rounds["customers"], rounds["customers_before"], strict=True)
+        ]
+        print("customers / customers_before per round: " + ", ".join(f"{v:.3f}" for v in ab))
+        print(f"customers / customers_before: {statistics.median(ab):.3f} (median)")
     print("idempotency cost per round: " + ", ".join(f"{v:+.1%}" for v in overheads))
 
     print(f"\nmedians of {args.rounds} alternating rounds of {args.duration} s (ratio: paired)")

@@ -25,6 +25,8 @@ from claybridge.ingest.hooks import PREFIX, HooksEndpoint
 from claybridge.state import AppState
 from claybridge.web.admin import router as admin_router
 from claybridge.web.clay_api import router as clay_router
+from claybridge.web.console import install_console
+from claybridge.web.console.live import LiveTail
 from claybridge.web.errors import install_error_handlers
 from claybridge.web.guard import AdminGuard
 from claybridge.web.health import router as health_router
@@ -62,6 +64,7 @@ def create_app(
     whenever ingest accepts an event; ``claybridge api`` leaves it out.
     """
     state = AppState(settings or Settings(), clock or SystemClock())
+    live = LiveTail(state.db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -86,6 +89,7 @@ def create_app(
             yield
         finally:
             stop.set()
+            await live.stop()
             if task is not None:
                 await task
             state.committer.stop()
@@ -108,6 +112,7 @@ def create_app(
     admin.include_router(workflows_router)
     admin.include_router(clay_router)
     admin.include_router(metrics_router)
+    install_console(admin, live)
 
     def openapi() -> dict[str, Any]:
         if admin.openapi_schema is None:

@@ -80,6 +80,13 @@ class Unauthorized(ClaybridgeError):
     code = "unauthorized"
 
 
+class Forbidden(ClaybridgeError):
+    """Authenticated, but this role may not do that (a viewer changing something)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFound(ClaybridgeError):
     """The addressed resource does not exist."""
 

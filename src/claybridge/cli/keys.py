@@ -9,6 +9,7 @@ from rich.table import Table
 
 from claybridge.cli.common import clock, console, database, print_json
 from claybridge.records import api_keys as records
+from claybridge.records import console as console_records
 
 app = typer.Typer(help="Admin API keys.", no_args_is_help=True)
 
@@ -16,15 +17,18 @@ app = typer.Typer(help="Admin API keys.", no_args_is_help=True)
 @app.command()
 def create(
     name: Annotated[str, typer.Option("--name", help="Who or what uses the key.")],
+    role: Annotated[
+        str, typer.Option("--role", help="admin (everything) or viewer (reads only).")
+    ] = records.ADMIN,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create a key and print it once."""
     with database() as (_cfg, db), db.write() as conn:
-        row, key = records.create(conn, name, clock.now())
+        row, key = records.create(conn, name, clock.now(), role)
     if as_json:
-        print_json({"id": row["id"], "name": row["name"], "key": key})
+        print_json({"id": row["id"], "name": row["name"], "role": row["role"], "key": key})
         return
-    console.print(f"API key for {row['name']} ({row['id']}):", highlight=False)
+    console.print(f"API key for {row['name']} ({row['id']}, {row['role']}):", highlight=False)
     console.print(key, highlight=False, soft_wrap=True)
     console.print("[yellow]Shown once only. Send it as Authorization: Bearer <key>.[/yellow]")
 
@@ -34,11 +38,12 @@ def list_() -> None:
     """List keys (never the secrets)."""
     with database() as (_cfg, db), db.read() as conn:
         rows = records.list_all(conn)
-    table = Table("id", "name", "prefix", "created", "revoked")
+    table = Table("id", "name", "role", "prefix", "created", "revoked")
     for r in rows:
         table.add_row(
             r["id"],
             r["name"],
+            r["role"],
             f"cbk_{r['prefix']}_…",
             r["created_at"].isoformat()[:19],
             r["revoked_at"].isoformat()[:19] if r["revoked_at"] else "",
@@ -52,3 +57,17 @@ def revoke(key: Annotated[str, typer.Argument(help="Id or prefix.")]) -> None:
     with database() as (_cfg, db), db.write() as conn:
         row = records.revoke(conn, key, clock.now())
     console.print(f"Revoked {row['name']} ({row['id']})", highlight=False)
+
+
+def console_link(
+    role: Annotated[
+        str, typer.Option("--role", help="admin (everything) or viewer (reads only).")
+    ] = records.ADMIN,
+) -> None:
+    """Print a single-use console sign-in link that expires in 10 minutes."""
+    with database() as (cfg, db), db.write() as conn:
+        token = console_records.create_link(conn, role, clock.now())
+    console.print(f"{cfg.base_url}/ui/login?token={token}", highlight=False, soft_wrap=True)
+    console.print(
+        f"[yellow]Single use, {role}, expires in 10 minutes. Open it in a browser.[/yellow]"
+    )

@@ -7,13 +7,26 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from claybridge.errors import MissingField, NotFound
+from claybridge.errors import InvalidField, MissingField, NotFound
 from claybridge.ids import new_id
 from claybridge.security import api_key_prefix, hash_secret, matches, new_api_key
 from claybridge.storage.tables import api_keys
 
+ADMIN = "admin"  # everything
+VIEWER = "viewer"  # reads only: every write is refused with 403
+ROLES = (ADMIN, VIEWER)
 
-def create(conn: sa.Connection, name: str, now: datetime) -> tuple[dict[str, Any], str]:
+
+def check_role(role: str) -> str:
+    """``role`` if it is one of :data:`ROLES`; 422 ``invalid_field`` otherwise."""
+    if role not in ROLES:
+        raise InvalidField(f"role must be one of {', '.join(ROLES)}", field="role")
+    return role
+
+
+def create(
+    conn: sa.Connection, name: str, now: datetime, role: str = ADMIN
+) -> tuple[dict[str, Any], str]:
     """A new key; returns its row and the plaintext (shown once, stored as a hash)."""
     clean = " ".join((name or "").split())
     if not clean:
@@ -23,6 +36,7 @@ def create(conn: sa.Connection, name: str, now: datetime) -> tuple[dict[str, Any
         "id": new_id("key"),
         "name": clean,
         "prefix": prefix,
+        "role": check_role(role),
         "key_hash": hash_secret(key),
         "created_at": now,
         "revoked_at": None,

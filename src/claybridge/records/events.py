@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -20,8 +22,11 @@ __all__ = [
     "INSERT_PREPARED",
     "REJECTED",
     "STATUSES",
+    "EventFilter",
     "events",
     "get",
+    "latest_id",
+    "newer_than",
     "public",
     "search",
 ]
@@ -80,6 +85,66 @@ def _select() -> sa.Select[Any]:
     )
 
 
+@dataclass(frozen=True)
+class EventFilter:
+    """What the event log is narrowed to (every part optional)."""
+
+    source_id: str | None = None
+    status: str | None = None
+    error_code: str | None = None
+    event_name: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    # An event id, or text the stored body contains (an email, a domain, a request or
+    # row id): matched as a substring.
+    q: str | None = None
+
+    def clauses(self) -> list[Any]:
+        """The WHERE clauses of this filter."""
+        found: list[Any] = []
+        if self.source_id:
+            found.append(events.c.source_id == self.source_id)
+        if self.status:
+            found.append(events.c.status == self.status)
+        if self.error_code:
+            found.append(events.c.error_code == self.error_code)
+        if self.event_name:
+            found.append(events.c.event_name == self.event_name)
+        if self.since:
+            found.append(events.c.received_at >= self.since)
+        if self.until:
+            found.append(events.c.received_at < self.until)
+        if self.q:
+            text = self.q.strip()
+            found.append(
+                sa.or_(
+                    events.c.id == text,
+                    events.c.request_body.contains(text, autoescape=True),
+                )
+            )
+        return found
+
+    def matches(self, row: dict[str, Any]) -> bool:
+        """Whether an event row passes this filter: :meth:`clauses` in Python, for the
+        live tail, which filters rows it has already read."""
+        checks = (
+            (self.source_id, row["source_id"]),
+            (self.status, row["status"]),
+            (self.error_code, row["error_code"]),
+            (self.event_name, row["event_name"]),
+        )
+        if any(wanted and wanted != value for wanted, value in checks):
+            return False
+        if self.since and row["received_at"] < self.since:
+            return False
+        if self.until and row["received_at"] >= self.until:
+            return False
+        if self.q:
+            text = self.q.strip()
+            return row["id"] == text or text in (row["request_body"] or "")
+        return True
+
+
 def search(
     conn: sa.Connection,
     *,
@@ -87,14 +152,24 @@ def search(
     status: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    where: EventFilter | None = None,
 ) -> Page:
-    """Events newest first, filtered by source and status."""
-    query = _select()
-    if source_id:
-        query = query.where(events.c.source_id == source_id)
-    if status:
-        query = query.where(events.c.status == status)
+    """Events newest first, filtered by source and status, or by ``where``."""
+    where = where or EventFilter(source_id=source_id, status=status)
+    query = _select().where(*where.clauses())
     return fetch_page(conn, query, events.c.id, cursor=cursor, limit=limit)
+
+
+def newer_than(conn: sa.Connection, after: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Events with an id after ``after`` (ids sort by time), oldest first: the live tail."""
+    query = _select().where(events.c.id > after).order_by(events.c.id).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def latest_id(conn: sa.Connection) -> str:
+    """The newest event's id ("" when there is none): where a live tail starts."""
+    found = conn.execute(sa.select(sa.func.max(events.c.id))).scalar()
+    return str(found or "")
 
 
 def get(conn: sa.Connection, event_id: str) -> dict[str, Any]:

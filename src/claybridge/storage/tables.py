@@ -100,8 +100,37 @@ api_keys = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("prefix", sa.String(8), nullable=False, unique=True),
     sa.Column("key_hash", sa.String(64), nullable=False),
+    # admin (everything) | viewer (reads only: every write is 403)
+    sa.Column("role", sa.String(16), nullable=False, server_default="admin"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+# Single-use sign-in links for the console, printed by `claybridge console-link`.
+console_links = sa.Table(
+    "console_links",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+)
+
+# Signed-in console sessions: the cookie holds the token, the table its hash.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    # How it was opened: "link" or the API key's name.
+    sa.Column("opened_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
 )
 
 people = sa.Table(

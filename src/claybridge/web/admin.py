@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from claybridge.errors import InvalidField
-from claybridge.ingest.pipeline import handle, replay_request
+from claybridge.ingest.pipeline import IngestResponse, handle, replay_request
 from claybridge.records import customers, events, owners, sources
 from claybridge.state import AppState
 from claybridge.templates import DEFAULT_TEMPLATE, TEMPLATES, column_setup
@@ -183,9 +183,17 @@ async def replay_event(event_id: str, state: State) -> JSONResponse:
     The body replayed is the one in the log: values the log redacted (secret-named keys)
     are replayed redacted. Idempotency is not applied (replaying is deliberate).
     """
+    result = await run_replay(state, event_id)
+    return JSONResponse(result.body, status_code=result.status_code)
+
+
+async def run_replay(state: AppState, event_id: str, *, dry_run: bool = False) -> IngestResponse:
+    """Re-run logged event ``event_id`` through its source's current mapping (the API's
+    and the console's replay); ``dry_run``: only say what it would do (a dry-run event)."""
     with state.db.read() as conn:
         request = replay_request(conn, event_id, state.settings, state.clock.now(), state.box)
+    request.dry_run = dry_run
     result = await state.committer.submit(lambda conn: handle(conn, request))
     if result.queued:
         state.wake()
-    return JSONResponse(result.body, status_code=result.status_code)
+    return result

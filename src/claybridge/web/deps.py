@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from claybridge.errors import Unauthorized
+from claybridge.errors import Forbidden, Unauthorized
 from claybridge.records import api_keys
 from claybridge.security import bearer_token
 from claybridge.state import AppState
@@ -21,8 +21,12 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def require_api_key(request: Request, state: State) -> dict[str, Any]:
-    """Authenticate the caller by ``Authorization: Bearer <api key>``."""
+    """Authenticate the caller by ``Authorization: Bearer <api key>``; a ``viewer`` key
+    may only read (any other method is 403 ``forbidden``)."""
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
         raise Unauthorized(
@@ -34,6 +38,8 @@ def require_api_key(request: Request, state: State) -> dict[str, Any]:
         key = api_keys.verify(conn, token)
     if key is None:
         raise Unauthorized("the API key is wrong or revoked", code="invalid_api_key")
+    if key["role"] != api_keys.ADMIN and request.method not in READS:
+        raise Forbidden(f"this API key's role is {key['role']}: it can read, not change")
     return key
 
 
