@@ -27,6 +27,7 @@ from claybridge.web.admin import router as admin_router
 from claybridge.web.clay_api import router as clay_router
 from claybridge.web.console import install_console
 from claybridge.web.console.live import LiveTail
+from claybridge.web.docs import declare_bearer, install_docs
 from claybridge.web.errors import install_error_handlers
 from claybridge.web.guard import AdminGuard
 from claybridge.web.health import router as health_router
@@ -100,6 +101,8 @@ def create_app(
         version=__version__,
         description="Admin API of Claybridge. Clay posts rows to `POST /hooks/{source_key}`.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, with local assets
+        redoc_url=None,  # (ReDoc loads its script from a CDN)
     )
     admin.state.claybridge = state
     install_error_handlers(admin)
@@ -113,6 +116,7 @@ def create_app(
     admin.include_router(clay_router)
     admin.include_router(metrics_router)
     install_console(admin, live)
+    install_docs(admin)
 
     def openapi() -> dict[str, Any]:
         if admin.openapi_schema is None:
@@ -123,7 +127,7 @@ def create_app(
                 routes=admin.routes,
             )
             schema.setdefault("paths", {})[f"{PREFIX}{{source_key}}"] = hooks_path_item()
-            admin.openapi_schema = schema
+            admin.openapi_schema = declare_bearer(schema)
         return admin.openapi_schema
 
     admin.openapi = openapi  # type: ignore[method-assign]

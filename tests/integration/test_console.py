@@ -205,3 +205,22 @@ def test_the_live_tail_streams_new_rows(
     assert len(received) == 1
     assert event_id in received[0]
     assert "<script>" not in received[0]
+
+
+def test_the_api_docs_work_offline_and_take_an_api_key(server: LiveServer) -> None:
+    """/docs loads its assets from Claybridge itself, and the OpenAPI document declares
+    the bearer scheme on every /v1 operation."""
+    with httpx.Client(base_url=server.url) as http:
+        page = http.get("/docs").text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+        assert assets
+        for asset in assets:
+            assert asset.startswith("/docs/assets/"), asset
+            assert http.get(asset).status_code == 200
+        schema = http.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    operations = [
+        op for p, item in schema["paths"].items() if p.startswith("/v1/") for op in item.values()
+    ]
+    assert operations
+    assert all(op["security"] == [{"apiKey": []}] for op in operations)
