@@ -51,6 +51,15 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
+def server(settings: Any) -> Iterator[LiveServer]:
+    """A running server whose public URL is its own, so the wizard's URL is reachable."""
+    live = LiveServer(settings, public_url="self")
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
 def page(browser: Any, server: LiveServer) -> Iterator[Any]:
     """A fresh browser page that records every request it makes and every dialog."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -139,3 +148,49 @@ def test_changes_need_csrf_and_an_admin_in_the_browser(
     assert "would_apply" in page.inner_text("#replay-preview")
     page.click("#confirm-replay")
     page.wait_for_selector("text=Replayed")
+
+
+def test_the_wizard_connects_a_table_and_sees_its_first_row(
+    page: Any, server: LiveServer, db: Database
+) -> None:
+    """Template → mappings → URL and token → Clay column → a real POST of a Clay-like
+    row to the printed URL turns "waiting" green with the answer within 2 s; then a
+    rotation refuses the old token and the source page says it is still in use."""
+    _sign_in(page, server, db)
+    page.goto(f"{server.url}/ui/sources")
+    page.click("#connect-table")
+    page.click("#template-clay-customers")
+    assert "upsert_customer" in page.inner_text("#template-mappings")
+    page.fill("#source-name", "Clay accounts")
+    page.click("#create-source")
+    url = page.inner_text("#source-url")
+    token = page.inner_text("#source-token")
+    page.check("#stored-it")
+    page.wait_for_selector("#clay-step", state="visible")
+    assert page.inner_text("#setup-header") == f"Authorization: Bearer {token}"
+    _screenshot(page, "wizard")
+    time.sleep(0.4)  # the wizard's stream is open
+    row = {"name": "Acme", "websiteUrl": "https://www.acme.com", "arr": "$120,000"}
+    sent = time.monotonic()
+    answer = httpx.post(url, json=row, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200
+    page.wait_for_selector("#first-row.arrived", timeout=2000)
+    assert time.monotonic() - sent < 2
+    assert "acme.com" in page.inner_text("#first-row-answer")
+    _screenshot(page, "wizard-first-row")
+    page.goto(f"{server.url}/ui/events")
+    assert page.locator(f"tr[data-id='{answer.json()['event_id']}']").count() == 1
+    page.click("a:has-text('Sources')")
+    page.click("text=Clay accounts")
+    page.click("#rotate")
+    page.click("#confirm")
+    new_token = page.inner_text("#source-token")
+    assert new_token != token
+    old = httpx.post(url, json=row, headers={"Authorization": f"Bearer {token}"})
+    assert old.status_code == 401
+    assert old.json()["error"]["code"] == "rotated_token"
+    fresh = httpx.post(url, json=row, headers={"Authorization": f"Bearer {new_token}"})
+    assert fresh.status_code == 200
+    page.click("text=Go to the source's page")
+    assert "1 request in the last hour used the old token" in page.inner_text("#old-token")
+    assert all(u.startswith(server.url) for u in page.requested), page.requested

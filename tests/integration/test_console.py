@@ -3,6 +3,7 @@ roles, CSRF, the event log, its live tail, an event's detail and replay."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -203,8 +204,11 @@ def test_the_live_tail_streams_new_rows(
         reader.join(5)
         assert time.monotonic() - sent < 2
     assert len(received) == 1
-    assert event_id in received[0]
-    assert "<script>" not in received[0]
+    data = json.loads(received[0].removeprefix("data:"))
+    assert data["id"] == event_id
+    assert data["status"] == "accepted"
+    assert "<script>" not in data["html"]  # the row is markup: escaped
+    assert data["answer"]["customer"]["name"] == XSS[0]  # data, shown with textContent
 
 
 def test_the_api_docs_work_offline_and_take_an_api_key(server: LiveServer) -> None:

@@ -490,6 +490,12 @@ def _authenticate(
     if matches(token, source["token_hash"]):
         assert authorization is not None  # it carried a token
         verified.add((source["token_hash"], authorization))
+    elif matches(token, source["previous_token_hash"]):
+        raise Unauthorized(
+            "this token was rotated; update the Authorization header in the Clay column "
+            "with the source's new token",
+            code="rotated_token",
+        )
     else:
         raise Unauthorized(
             "the bearer token is wrong or has been rotated; "

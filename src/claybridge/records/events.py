@@ -23,10 +23,12 @@ __all__ = [
     "REJECTED",
     "STATUSES",
     "EventFilter",
+    "error_count",
     "events",
     "get",
     "latest_id",
     "newer_than",
+    "outcome_counts",
     "public",
     "search",
 ]
@@ -158,6 +160,30 @@ def search(
     where = where or EventFilter(source_id=source_id, status=status)
     query = _select().where(*where.clauses())
     return fetch_page(conn, query, events.c.id, cursor=cursor, limit=limit)
+
+
+def outcome_counts(
+    conn: sa.Connection, since: datetime, source_id: str | None = None
+) -> dict[str, int]:
+    """How many events of each outcome arrived since ``since`` (on one source)."""
+    query = sa.select(events.c.status, sa.func.count()).where(events.c.received_at >= since)
+    if source_id:
+        query = query.where(events.c.source_id == source_id)
+    found = dict.fromkeys(STATUSES, 0)
+    found.update({status: int(n) for status, n in conn.execute(query.group_by(events.c.status))})
+    return found
+
+
+def error_count(conn: sa.Connection, source_id: str, code: str, since: datetime) -> int:
+    """How many of a source's events since ``since`` were refused with ``code``."""
+    found = conn.execute(
+        sa.select(sa.func.count()).where(
+            events.c.source_id == source_id,
+            events.c.error_code == code,
+            events.c.received_at >= since,
+        )
+    ).scalar()
+    return int(found or 0)
 
 
 def newer_than(conn: sa.Connection, after: str, limit: int = 200) -> list[dict[str, Any]]:

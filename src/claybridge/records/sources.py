@@ -141,6 +141,7 @@ def create(
         "template": template,
         "token_hash": hash_secret(token),
         "token_hint": token[-4:],
+        "previous_token_hash": None,
         "status": ACTIVE,
         "created_at": now,
         "updated_at": now,
@@ -190,6 +191,7 @@ def rotate_token(conn: sa.Connection, ref: str, now: datetime) -> tuple[dict[str
     values = {
         "token_hash": hash_secret(token),
         "token_hint": token[-4:],
+        "previous_token_hash": row["token_hash"] or row.get("previous_token_hash"),
         "status": ACTIVE,
         "token_rotated_at": now,
         "disconnected_at": None,

@@ -41,6 +41,9 @@ sources = sa.Table(
     # SHA-256 of the bearer token; NULL once the source is disconnected.
     sa.Column("token_hash", sa.String(64), nullable=True),
     sa.Column("token_hint", sa.String(8), nullable=True),
+    # The token before the last rotation: a request still sending it is told so
+    # (401 rotated_token), and the console counts them.
+    sa.Column("previous_token_hash", sa.String(64), nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),

@@ -13,6 +13,7 @@ from claybridge.errors import ClaybridgeError
 from claybridge.web.console.live import LiveTail
 from claybridge.web.console.pages import render, router
 from claybridge.web.console.session import SignInRequired, current_user, sign_in_redirect
+from claybridge.web.console.sources import router as sources_router
 
 __all__ = ["install_console"]
 
@@ -22,6 +23,7 @@ def install_console(admin: FastAPI, live: LiveTail) -> None:
     errors as pages (API paths keep the JSON error body)."""
     admin.state.live_tail = live
     admin.include_router(router)
+    admin.include_router(sources_router)
     static = StaticFiles(directory=Path(__file__).parent / "static")
     admin.mount("/ui/static", static, name="console-static")
 

@@ -225,8 +225,14 @@ async def event_stream(request: Request, _user: User, flt: Filter) -> Response:
                     continue
                 if row is None:
                     return
-                html = row_template.render(e=shown(row))
-                yield f"event: event\ndata: {orjson.dumps({'html': html}).decode()}\n\n"
+                data = {
+                    "id": row["id"],
+                    "status": row["status"],
+                    "status_code": row["status_code"],
+                    "answer": _loads(row["response_body"]),
+                    "html": row_template.render(e=shown(row)),
+                }
+                yield f"event: event\ndata: {orjson.dumps(data).decode()}\n\n"
         finally:
             tail.unsubscribe(subscriber)
 

@@ -1,4 +1,4 @@
-"""console: API key roles, sign-in links, console sessions
+"""console: API key roles, sign-in links, console sessions, a source's previous token
 
 Revision ID: 0007
 Revises: 0006
@@ -23,6 +23,8 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("role", sa.String(length=16), nullable=False, server_default="admin")
         )
+    with op.batch_alter_table("sources") as batch:
+        batch.add_column(sa.Column("previous_token_hash", sa.String(length=64), nullable=True))
     op.create_table(
         "console_links",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -54,3 +56,5 @@ def downgrade() -> None:
     op.drop_table("console_links")
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_column("role")
+    with op.batch_alter_table("sources") as batch:
+        batch.drop_column("previous_token_hash")

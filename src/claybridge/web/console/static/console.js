@@ -1,11 +1,6 @@
 // Claybridge console: the little script the pages need (written for this project).
 "use strict";
 
-function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.content : "";
-}
-
 // Live tail: a server-sent event stream of new rows, rendered (and escaped) by the server.
 function setUpLiveTail() {
   const toggle = document.getElementById("live-toggle");
@@ -65,7 +60,35 @@ function setUpCopyButtons() {
   }
 }
 
+// The connect wizard: "I have stored it" reveals the Clay column setup and starts
+// waiting for the first row, which turns the box green with Claybridge's answer.
+function setUpWizard() {
+  const stored = document.getElementById("stored-it");
+  const waiting = document.getElementById("first-row");
+  if (!stored || !waiting) return;
+  let source = null;
+  stored.addEventListener("change", () => {
+    document.querySelector(stored.dataset.reveal).hidden = !stored.checked;
+    waiting.hidden = !stored.checked;
+    if (!stored.checked || source) return;
+    source = new EventSource(waiting.dataset.stream);
+    source.addEventListener("event", (message) => {
+      const row = JSON.parse(message.data);
+      source.close();
+      waiting.classList.add("arrived");
+      document.getElementById("first-row-title").textContent =
+        row.status === "accepted" ? "Your first row arrived" : "Your first row arrived, and was refused";
+      document.getElementById("first-row-status").textContent =
+        `Claybridge answered ${row.status_code}; this is what the Clay cell shows:`;
+      const answer = document.getElementById("first-row-answer");
+      answer.textContent = JSON.stringify(row.answer, null, 2);
+      answer.hidden = false;
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setUpLiveTail();
   setUpCopyButtons();
+  setUpWizard();
 });
