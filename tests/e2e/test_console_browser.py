@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from claybridge.records import console
+from claybridge.records import api_keys, console, deliveries
 from claybridge.storage.database import Database
+from claybridge.storage.tables import clay_webhooks
+from claybridge.storage.tables import deliveries as deliveries_table
 from tests.conftest import LiveServer, SourceInfo, now
 
 CHROMIUM = "/usr/bin/chromium"
@@ -52,8 +54,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def server(settings: Any) -> Iterator[LiveServer]:
-    """A running server whose public URL is its own, so the wizard's URL is reachable."""
-    live = LiveServer(settings, public_url="self")
+    """A running server whose public URL is its own (so the wizard's URL is reachable),
+    allowed to send to loopback receivers."""
+    live = LiveServer(
+        settings.model_copy(update={"allow_networks": "127.0.0.1/32"}), public_url="self"
+    )
     live.start()
     yield live
     live.stop()
@@ -194,3 +199,47 @@ def test_the_wizard_connects_a_table_and_sees_its_first_row(
     page.click("text=Go to the source's page")
     assert "1 request in the last hour used the old token" in page.inner_text("#old-token")
     assert all(u.startswith(server.url) for u in page.requested), page.requested
+
+
+def test_dead_deliveries_replayed_from_the_console(
+    page: Any, server: LiveServer, db: Database, client: httpx.Client
+) -> None:
+    """A dead delivery is replayed from its page; the bulk replay's count is the API's
+    count for the same filter; a Clay destination shows its pool."""
+    with db.write() as conn:
+        _row, key = api_keys.create(conn, "t", now())
+    api = {"Authorization": f"Bearer {key}"}
+    made = client.post(
+        "/v1/destinations",
+        json={"name": "enrich", "kind": "clay", "webhook_url": "http://127.0.0.1:9/w"},
+        headers=api,
+    )
+    assert made.status_code == 201, made.text
+    dest_id = made.json()["destination"]["id"]
+    rows = [deliveries.new_row(dest_id, {"email": f"p{i}@x.co"}, now()) for i in range(4)]
+    with db.write() as conn:
+        deliveries.enqueue(conn, rows)
+        conn.execute(deliveries_table.update().values(status="dead", attempts=1))
+    _sign_in(page, server, db)
+    page.goto(f"{server.url}/ui/deliveries")
+    page.click("#tab-dead")
+    page.click(f"tr[data-id='{rows[0]['id']}'] a")
+    page.click("#replay-delivery")
+    page.wait_for_selector("#delivery-status")
+    assert "pending" in page.inner_text("#delivery-status")
+    page.goto(f"{server.url}/ui/deliveries?status=dead")
+    page.click("#bulk-replay")
+    shown_count = int(page.inner_text("#replay-count"))
+    with db.write() as conn:  # a webhook near its limit, as after months of use
+        conn.execute(clay_webhooks.update().values(submissions=46_210))
+    page.goto(f"{server.url}/ui/destinations/{dest_id}")
+    page.fill("input[name='webhook_url']", "http://127.0.0.1:9/next")
+    page.click("text=Add the webhook")
+    page.wait_for_selector("#pool tr:nth-child(2)")
+    _screenshot(page, "clay-pool")
+    assert "92.4%" in page.inner_text("#pool")
+    assert "of 50,000" in page.inner_text("#pool")
+    api_count = client.post("/v1/deliveries/replay", json={"status": "dead"}, headers=api).json()[
+        "replayed"
+    ]
+    assert shown_count == api_count == 4

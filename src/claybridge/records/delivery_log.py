@@ -187,3 +187,24 @@ def oldest_due(conn: sa.Connection, now: datetime) -> datetime | None:
         )
     ).scalar()
     return value
+
+
+def destination_stats(conn: sa.Connection, since: datetime) -> dict[str, dict[str, Any]]:
+    """Per destination, attempts since ``since``: how many, how many succeeded (2xx), and
+    their mean latency in ms."""
+    ok = sa.case((delivery_attempts.c.status_code.between(200, 299), 1), else_=0)
+    query = (
+        sa.select(
+            deliveries.c.destination_id,
+            sa.func.count(),
+            sa.func.sum(ok),
+            sa.func.avg(delivery_attempts.c.latency_ms),
+        )
+        .join(deliveries, deliveries.c.id == delivery_attempts.c.delivery_id)
+        .where(delivery_attempts.c.attempted_at >= since)
+        .group_by(deliveries.c.destination_id)
+    )
+    return {
+        dest: {"attempts": int(n), "succeeded": int(good or 0), "latency_ms": float(ms or 0)}
+        for dest, n, good, ms in conn.execute(query)
+    }

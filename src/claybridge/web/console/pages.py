@@ -105,7 +105,7 @@ async def logout(request: Request, user: User, state: State) -> Response:
 # -- the event log ---------------------------------------------------------------------
 
 
-def _when(value: str, name: str) -> datetime | None:
+def when_field(value: str, name: str) -> datetime | None:
     """A ``datetime-local`` field (UTC) or an ISO timestamp."""
     if not value:
         return None
@@ -133,8 +133,8 @@ def event_filter(
         status=outcome or None,
         error_code=error_code.strip() or None,
         event_name=event.strip() or None,
-        since=_when(since, "since"),
-        until=_when(until, "until"),
+        since=when_field(since, "since"),
+        until=when_field(until, "until"),
         q=q.strip() or None,
     )
 
