@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from claybridge.config import Settings
-from claybridge.records import api_keys, console, deliveries
+from claybridge.records import api_keys, console, deliveries, events, sources
 from claybridge.storage.database import Database
 from claybridge.storage.tables import deliveries as deliveries_table
 from tests.conftest import LiveServer, now
@@ -135,3 +136,33 @@ def test_a_clay_destination_shows_its_pool(
     assert added.status_code == 303
     pool = admin_ui.get(f"/ui/destinations/{dest_id}").text
     assert pool.count("of 50,000") == 2
+
+
+def test_the_overview_counts_rows_per_source_and_hour(
+    admin_ui: httpx.Client, server: LiveServer, db: Database, receiver: Receiver
+) -> None:
+    """Rows accepted and rejected this hour are drawn for their source; dead deliveries
+    and the queue are counted; hours are labelled alike on both databases."""
+    with db.write() as conn:
+        row, token = sources.create(conn, "Clay accounts", "clay-customers", now())
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.url) as clay:
+        for body in ({"name": "A", "websiteUrl": "a.io"}, {"name": "B", "websiteUrl": "b.io"}):
+            assert clay.post(f"/hooks/{row['key']}", json=body, headers=auth).status_code == 200
+        assert clay.post(f"/hooks/{row['key']}", json={}, headers=auth).status_code == 400
+    with _api(server, db) as api:
+        dest = api.post(
+            "/v1/destinations", json={"name": "crm", "kind": "http", "url": receiver.url}
+        ).json()["destination"]
+    _dead_deliveries(db, dest["id"], 2)
+    with db.read() as conn:
+        counted = events.hourly(conn, now() - timedelta(hours=1))
+    hour = now().strftime("%Y-%m-%d %H")
+    assert sorted(counted) == [
+        (row["id"], hour, "accepted", 2),
+        (row["id"], hour, "rejected", 1),
+    ]
+    page = admin_ui.get("/ui/overview").text
+    assert "Clay accounts</a>: 2 accepted, 1 rejected" in page
+    assert re.search(r'id="dead-count">2<', page)
+    assert page.count('class="acc"') == 24

@@ -23,7 +23,12 @@ from claybridge.clay.rules import WARN_AT
 from claybridge.errors import ClaybridgeError, NotFound
 from claybridge.ids import new_id
 from claybridge.secretbox import SecretBox
-from claybridge.storage.tables import clay_submissions, clay_webhooks, pending_requests
+from claybridge.storage.tables import (
+    clay_submissions,
+    clay_webhooks,
+    destinations,
+    pending_requests,
+)
 
 log = structlog.get_logger(__name__)
 ACTIVE = "active"
@@ -364,3 +369,27 @@ def public_request(row: dict[str, Any]) -> dict[str, Any]:
         "expires_at": row["expires_at"].isoformat(),
         "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None,
     }
+
+
+def near_limit(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Webhooks past :data:`WARN_AT` of their limit or exhausted, with their destination."""
+    rows = conn.execute(
+        sa.select(clay_webhooks, destinations.c.name.label("destination_name"))
+        .join(destinations, destinations.c.id == clay_webhooks.c.destination_id)
+        .where(
+            sa.or_(
+                clay_webhooks.c.status == EXHAUSTED,
+                clay_webhooks.c.submissions >= clay_webhooks.c.submission_limit * WARN_AT,
+            )
+        )
+        .order_by(clay_webhooks.c.destination_id, clay_webhooks.c.position)
+    )
+    return [{**public_webhook(dict(r._mapping)), "destination": r.destination_name} for r in rows]
+
+
+def pending_count(conn: sa.Connection) -> int:
+    """How many requests wait for their enriched row to come back."""
+    found = conn.execute(
+        sa.select(sa.func.count()).where(pending_requests.c.status == PENDING)
+    ).scalar()
+    return int(found or 0)

@@ -482,3 +482,9 @@ def record_outcomes(
         change = "opened"
     conn.execute(destinations.update().where(destinations.c.id == dest.id).values(**values))
     return change
+
+
+def open_circuits(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Destinations whose circuit is open (their deliveries wait for a probe)."""
+    query = sa.select(destinations).where(destinations.c.circuit_state == OPEN)
+    return [dict(r._mapping) for r in conn.execute(query.order_by(destinations.c.name))]

@@ -26,6 +26,7 @@ __all__ = [
     "error_count",
     "events",
     "get",
+    "hourly",
     "latest_id",
     "newer_than",
     "outcome_counts",
@@ -172,6 +173,25 @@ def outcome_counts(
     found = dict.fromkeys(STATUSES, 0)
     found.update({status: int(n) for status, n in conn.execute(query.group_by(events.c.status))})
     return found
+
+
+def _hour_label(conn: sa.Connection) -> Any:
+    """The hour of ``received_at`` as text ``YYYY-MM-DD HH`` (UTC), on either database
+    (SQLite stores ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC)."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", events.c.received_at), "YYYY-MM-DD HH24")
+    return sa.func.substr(events.c.received_at, 1, 13)
+
+
+def hourly(conn: sa.Connection, since: datetime) -> list[tuple[str, str, str, int]]:
+    """Events since ``since`` counted by (source id, hour ``YYYY-MM-DD HH``, outcome)."""
+    hour = _hour_label(conn).label("hour")
+    query = (
+        sa.select(events.c.source_id, hour, events.c.status, sa.func.count())
+        .where(events.c.received_at >= since)
+        .group_by(events.c.source_id, hour, events.c.status)
+    )
+    return [(s, str(h), st, int(n)) for s, h, st, n in conn.execute(query)]
 
 
 def error_count(conn: sa.Connection, source_id: str, code: str, since: datetime) -> int:

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from claybridge.errors import ClaybridgeError
 from claybridge.web.console.live import LiveTail
 from claybridge.web.console.outbound import router as outbound_router
+from claybridge.web.console.overview import router as overview_router
 from claybridge.web.console.pages import render, router
 from claybridge.web.console.session import SignInRequired, current_user, sign_in_redirect
 from claybridge.web.console.sources import router as sources_router
@@ -26,6 +27,7 @@ def install_console(admin: FastAPI, live: LiveTail) -> None:
     admin.include_router(router)
     admin.include_router(sources_router)
     admin.include_router(outbound_router)
+    admin.include_router(overview_router)
     static = StaticFiles(directory=Path(__file__).parent / "static")
     admin.mount("/ui/static", static, name="console-static")
 
