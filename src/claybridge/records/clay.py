@@ -393,3 +393,15 @@ def pending_count(conn: sa.Connection) -> int:
         sa.select(sa.func.count()).where(pending_requests.c.status == PENDING)
     ).scalar()
     return int(found or 0)
+
+
+def recent_requests(
+    conn: sa.Connection, status: str | None = None, limit: int = 100, run_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The latest requests (of one status, or of one run), newest first."""
+    query = sa.select(pending_requests).order_by(pending_requests.c.created_at.desc())
+    if status:
+        query = query.where(pending_requests.c.status == status)
+    if run_id:
+        query = query.where(pending_requests.c.run_id == run_id)
+    return [dict(r._mapping) for r in conn.execute(query.limit(limit))]

@@ -14,8 +14,10 @@ from claybridge.web.console.live import LiveTail
 from claybridge.web.console.outbound import router as outbound_router
 from claybridge.web.console.overview import router as overview_router
 from claybridge.web.console.pages import render, router
+from claybridge.web.console.records import router as records_router
 from claybridge.web.console.session import SignInRequired, current_user, sign_in_redirect
 from claybridge.web.console.sources import router as sources_router
+from claybridge.web.console.work import router as work_router
 
 __all__ = ["install_console"]
 
@@ -28,6 +30,8 @@ def install_console(admin: FastAPI, live: LiveTail) -> None:
     admin.include_router(sources_router)
     admin.include_router(outbound_router)
     admin.include_router(overview_router)
+    admin.include_router(work_router)
+    admin.include_router(records_router)
     static = StaticFiles(directory=Path(__file__).parent / "static")
     admin.mount("/ui/static", static, name="console-static")
 
