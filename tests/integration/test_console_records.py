@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from claybridge.records import api_keys, console, owners
+from claybridge.records import api_keys, console, owners, sources
 from claybridge.storage.database import Database
 from tests.conftest import LiveServer, SourceInfo, now
 
@@ -110,3 +110,47 @@ def test_requests_and_runs_pages(admin_ui: httpx.Client, server: LiveServer, db:
     assert ">cancelled<" in admin_ui.get(f"/ui/runs/{run_id}").text
     assert admin_ui.get("/ui/requests").status_code == 200
     assert admin_ui.get("/ui/requests?status=nope").status_code == 422
+
+
+def test_the_playground_tries_an_unsaved_mapping_and_save_applies_it(
+    admin_ui: httpx.Client, client: httpx.Client, source: SourceInfo, db: Database
+) -> None:
+    """A row runs through the edited configuration without saving it; a bad key is shown
+    at its path; saving makes it the source's; fields seen count what rows carried."""
+    for body in (
+        {"name": "A", "websiteUrl": "a.io", "stage": ""},
+        {"name": "B", "websiteUrl": "b.io"},
+    ):
+        client.post(source.path, json=body, headers=source.auth)
+    page = admin_ui.get(f"/ui/sources/{source.key}/mappings").text
+    token = _csrf(page)
+    assert re.search(r"body\.stage</code></td><td>1</td><td>0 \(0%\)", page)
+    edited = (
+        "event_path: body.event\ndefault_event: lead.enriched\nstrict: false\n"
+        "mappings:\n  lead.enriched:\n    - kind: identify_person\n"
+        "      id: {path: body.email, type: email}\n"
+    )
+    row = '{"email": "ada@example.com", "name": "Ada"}'
+    tried = admin_ui.post(
+        f"/ui/sources/{source.key}/mappings",
+        data={"csrf_token": token, "config": edited, "row": row, "action": "try"},
+    ).text
+    assert "identify_person" in tried
+    assert "would_apply" in tried
+    with db.read() as conn:  # not saved
+        assert (
+            "lead.enriched" not in sources.config_data(sources.find(conn, source.key))["mappings"]
+        )
+    bad = edited.replace("kind: identify_person", "kind: identify_persn")
+    refused = admin_ui.post(
+        f"/ui/sources/{source.key}/mappings",
+        data={"csrf_token": token, "config": bad, "row": row, "action": "save"},
+    ).text
+    assert "mappings.lead.enriched[0]" in refused
+    saved = admin_ui.post(
+        f"/ui/sources/{source.key}/mappings",
+        data={"csrf_token": token, "config": edited, "row": row, "action": "save"},
+    ).text
+    assert 'id="saved"' in saved
+    answer = client.post(source.path, content=row, headers=source.auth).json()
+    assert answer["actions"][0]["kind"] == "identify_person"

@@ -62,6 +62,9 @@ class IngestRequest:
     body_secrets: bool | None = None  # set once parsed: secret-named keys in the body?
     replay_of: str | None = None  # an event re-run from the log (no idempotency check)
     base_url: str = ""  # where Clay reaches Claybridge (callback URLs)
+    # Set by the console's playground (with dry_run and trusted): an unsaved
+    # configuration to plan with instead of the source's own.
+    config: CompiledConfig | None = None
     # The body parsed by the batch's key prefetch (see IngestJob), with its secrets flag;
     # handle() still authenticates and checks the size before it uses it.
     preparsed: tuple[dict[str, Any], bool] | None = None
@@ -145,7 +148,7 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     config: CompiledConfig | None = None
     note: str | None = None
     try:
-        config = compiled_config(source, req.box)
+        config = req.config or compiled_config(source, req.box)
         if req.trusted and req.parsed is not None:
             parsed = req.parsed
         else:

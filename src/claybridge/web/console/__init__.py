@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from claybridge.errors import ClaybridgeError
 from claybridge.web.console.live import LiveTail
+from claybridge.web.console.mappings import router as mappings_router
 from claybridge.web.console.outbound import router as outbound_router
 from claybridge.web.console.overview import router as overview_router
 from claybridge.web.console.pages import render, router
@@ -28,6 +29,7 @@ def install_console(admin: FastAPI, live: LiveTail) -> None:
     admin.state.live_tail = live
     admin.include_router(router)
     admin.include_router(sources_router)
+    admin.include_router(mappings_router)
     admin.include_router(outbound_router)
     admin.include_router(overview_router)
     admin.include_router(work_router)
