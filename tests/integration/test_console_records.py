@@ -154,3 +154,50 @@ def test_the_playground_tries_an_unsaved_mapping_and_save_applies_it(
     assert 'id="saved"' in saved
     answer = client.post(source.path, content=row, headers=source.auth).json()
     assert answer["actions"][0]["kind"] == "identify_person"
+
+
+PAGES = [
+    "/ui/overview",
+    "/ui/events",
+    "/ui/events?outcome=rejected&q=acme",
+    "/ui/sources",
+    "/ui/connect",
+    "/ui/connect?template=clay-leads",
+    "/ui/deliveries",
+    "/ui/deliveries?status=dead",
+    "/ui/destinations",
+    "/ui/requests",
+    "/ui/runs",
+    "/ui/records",
+    "/ui/records?kind=people&q=a",
+    "/ui/settings",
+]
+
+
+@pytest.mark.parametrize("role", ["admin", "viewer"])
+def test_every_page_answers_for_every_role(
+    server: LiveServer, db: Database, client: httpx.Client, source: SourceInfo, role: str
+) -> None:
+    """Each console page (and a source's, an event's, its mappings) answers 200 with
+    only same-origin assets; a viewer sees no form that changes anything."""
+    event_id = client.post(
+        source.path, json={"name": "Acme", "websiteUrl": "acme.com"}, headers=source.auth
+    ).json()["event_id"]
+    with db.write() as conn:
+        token = console.create_link(conn, role, now())
+    pages = [
+        *PAGES,
+        f"/ui/sources/{source.key}",
+        f"/ui/events/{event_id}",
+        f"/ui/sources/{source.key}/mappings",
+    ]
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        assert http.post("/ui/login", data={"token": token}).status_code == 303
+        for path in pages:
+            answer = http.get(path)
+            assert answer.status_code == 200, (path, answer.text[:300])
+            for asset in re.findall(r'(?:src|href)="([^"#]+)"', answer.text):
+                assert asset.startswith("/"), (path, asset)
+            forms = re.findall(r'<form method="post" action="([^"]+)"', answer.text)
+            if role == "viewer":
+                assert forms in ([], ["/ui/logout"]), (path, forms)
