@@ -210,7 +210,7 @@ def test_rotation_and_disconnect_take_effect_at_once(
     assert client.post(source.path, json=row, headers=source.auth).status_code == 200
     with db.write() as conn:
         _, new_token = sources.rotate_token(conn, source.key, now())
-    _assert_rejected(client.post(source.path, json=row, headers=source.auth), 401, "invalid_token")
+    _assert_rejected(client.post(source.path, json=row, headers=source.auth), 401, "rotated_token")
     new_auth = {"Authorization": f"Bearer {new_token}"}
     assert client.post(source.path, json=row, headers=new_auth).status_code == 200
     with db.write() as conn:
