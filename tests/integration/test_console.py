@@ -13,8 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
-from claybridge.records import api_keys, console
+from claybridge.records import api_keys, console, events
 from claybridge.storage.database import Database
 from tests.conftest import LiveServer, SourceInfo, now
 
@@ -228,3 +229,28 @@ def test_the_api_docs_work_offline_and_take_an_api_key(server: LiveServer) -> No
     ]
     assert operations
     assert all(op["security"] == [{"apiKey": []}] for op in operations)
+
+
+def test_a_text_search_reads_a_bounded_window_and_continues(
+    client: httpx.Client, source: SourceInfo, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search page reads at most SEARCH_WINDOW events; its cursor continues from where
+    it stopped, so an old match is found on a later page and nothing is skipped."""
+    monkeypatch.setattr(events, "SEARCH_WINDOW", 3)
+    for i in range(7):
+        body = {"name": f"N{i}", "websiteUrl": f"site{i}.example"}
+        client.post(source.path, json=body, headers=source.auth)
+    found: list[str] = []
+    cursor = None
+    pages = 0
+    with db.read() as conn:
+        while True:
+            page = events.search(conn, where=events.EventFilter(q="site1."), cursor=cursor)
+            found += [r["request_body"] for r in page.items]
+            pages += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    assert len(found) == 1
+    assert "site1.example" in found[0]
+    assert pages == 3  # 7 events read 3 at a time
