@@ -254,3 +254,15 @@ def test_a_text_search_reads_a_bounded_window_and_continues(
     assert len(found) == 1
     assert "site1.example" in found[0]
     assert pages == 3  # 7 events read 3 at a time
+
+
+def test_an_events_actions_link_to_what_they_touched(
+    server: LiveServer, db: Database, client: httpx.Client, source: SourceInfo
+) -> None:
+    """The detail links the customer an upsert wrote, and that page answers."""
+    answer = client.post(source.path, json={"name": "A", "websiteUrl": "a.io"}, headers=source.auth)
+    customer_id = answer.json()["customer"]["id"]
+    with _signed_in(server, db) as http:
+        page = http.get(f"/ui/events/{answer.json()['event_id']}").text
+        assert f'href="/ui/customers/{customer_id}"' in page
+        assert http.get(f"/ui/customers/{customer_id}").status_code == 200

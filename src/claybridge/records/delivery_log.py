@@ -171,12 +171,14 @@ def matching_ids(conn: sa.Connection, flt: Filter) -> list[str]:
     return ids
 
 
-def counts(conn: sa.Connection) -> dict[str, int]:
-    """Deliveries by status."""
-    rows = conn.execute(
-        sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
-    ).all()
-    return {status: int(n) for status, n in rows}
+def counts(conn: sa.Connection, statuses: Sequence[str] | None = None) -> dict[str, int]:
+    """Deliveries by status (only ``statuses`` when given: counting just the few unsettled
+    and dead ones reads a small part of the (destination_id, status) index, where
+    counting delivered ones reads most of it)."""
+    query = sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+    if statuses is not None:
+        query = query.where(deliveries.c.status.in_(list(statuses)))
+    return {status: int(n) for status, n in conn.execute(query).all()}
 
 
 def oldest_due(conn: sa.Connection, now: datetime) -> datetime | None:

@@ -150,7 +150,7 @@ class EventFilter:
 # A text search reads at most this many events (newest first, within the other filters)
 # per page, so that a page answers in bounded time however large the log is; its cursor
 # then continues from where the reading stopped.
-SEARCH_WINDOW = 50_000
+SEARCH_WINDOW = 25_000
 
 
 def search(
@@ -220,17 +220,36 @@ def _hour_label(conn: sa.Connection) -> Any:
 
 
 def hourly(conn: sa.Connection, since: datetime) -> list[tuple[str, str, str, int]]:
-    """Events since ``since`` counted by (source id, hour ``YYYY-MM-DD HH``, outcome)."""
+    """Events since ``since`` counted by (source id, hour ``YYYY-MM-DD HH``, outcome),
+    where the outcome is ``rejected``, ``dry_run`` or ``accepted`` (duplicates included);
+    hours without events of an outcome are left out.
+
+    Two reads that each stay in an index: every event per source and hour from the
+    (source_id, received_at) index alone (``source_id IN …`` makes it one range per
+    source), then the few rejected and dry-run ones from the (status, received_at) index;
+    accepted is the difference. Grouping every event by its status read each one's row:
+    128 ms at 33,000 events a day on SQLite.
+    """
     hour = _hour_label(conn).label("hour")
-    # (source_id IN …: so that both databases read the (source_id, received_at) index
-    # one range per source, instead of every event ever received.)
-    every_source = sa.select(sources.c.id)
-    query = (
+    totals = conn.execute(
+        sa.select(events.c.source_id, hour, sa.func.count())
+        .where(events.c.source_id.in_(sa.select(sources.c.id)), events.c.received_at >= since)
+        .group_by(events.c.source_id, hour)
+    ).all()
+    others = conn.execute(
         sa.select(events.c.source_id, hour, events.c.status, sa.func.count())
-        .where(events.c.source_id.in_(every_source), events.c.received_at >= since)
+        .where(events.c.status.in_((REJECTED, DRY_RUN)), events.c.received_at >= since)
         .group_by(events.c.source_id, hour, events.c.status)
-    )
-    return [(s, str(h), st, int(n)) for s, h, st, n in conn.execute(query)]
+    ).all()
+    found = [(s, str(h), st, int(n)) for s, h, st, n in others]
+    not_accepted: dict[tuple[str, str], int] = {}
+    for source_id, h, _status, n in found:
+        not_accepted[(source_id, h)] = not_accepted.get((source_id, h), 0) + n
+    for source_id, h, n in totals:
+        accepted = int(n) - not_accepted.get((source_id, str(h)), 0)
+        if accepted:
+            found.append((source_id, str(h), ACCEPTED, accepted))
+    return found
 
 
 def error_count(conn: sa.Connection, source_id: str, code: str, since: datetime) -> int:

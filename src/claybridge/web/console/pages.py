@@ -258,29 +258,34 @@ def _pretty(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
 
 
+# What an action's answer names, and where the console shows it.
 _TOUCHED = (
-    ("customer", "customer_id"),
-    ("person", "person_id"),
-    ("object", "object_id"),
-    ("delivery", "delivery_id"),
-    ("run", "run_id"),
-    ("request", "request_id"),
+    ("customer", "customer_id", "/ui/customers/{}"),
+    ("delivery", "delivery_id", "/ui/deliveries/{}"),
+    ("run", "run_id", "/ui/runs/{}"),
+    ("request", "request_id", "/ui/requests?request_id={}"),
 )
 
 
 def _actions(answer: Any) -> list[dict[str, Any]]:
-    """Each action's result with the records, deliveries or runs it touched."""
+    """Each action's result with links to the records, deliveries or runs it touched."""
     if not isinstance(answer, dict):
         return []
     found = []
     for action in answer.get("actions", []):
         if not isinstance(action, dict):
             continue
-        touched = [(label, action[k]) for label, k in _TOUCHED if action.get(k)]
-        for label in ("customer", "person", "object"):
-            record = action.get(label)
-            if isinstance(record, dict) and record.get("id"):
-                touched.append((label, record["id"]))
+        touched = [
+            (label, action[key], href.format(action[key]))
+            for label, key, href in _TOUCHED
+            if isinstance(action.get(key), str)
+        ]
+        person, thing = action.get("person"), action.get("object")
+        if isinstance(person, dict) and person.get("id"):
+            touched.append(("person", person["id"], f"/ui/people/{person['id']}"))
+        if isinstance(thing, dict) and thing.get("key"):
+            path = f"/ui/objects/{thing.get('collection')}/{thing['key']}"
+            touched.append(("object", thing["key"], path))
         found.append({**action, "touched": touched})
     return found
 

@@ -18,12 +18,17 @@ REQUEST_STATUSES = (clay.PENDING, clay.COMPLETED, clay.EXPIRED)
 
 
 @router.get("/requests", response_class=HTMLResponse)
-def request_list(request: Request, user: User, state: State, status: str = "") -> HTMLResponse:
-    """The latest requests sent to Clay that expect a callback."""
+def request_list(
+    request: Request, user: User, state: State, status: str = "", request_id: str = ""
+) -> HTMLResponse:
+    """The latest requests sent to Clay that expect a callback (or one by its id)."""
     if status and status not in REQUEST_STATUSES:
         raise InvalidField(f"status must be one of {', '.join(REQUEST_STATUSES)}", field="status")
     with state.db.read() as conn:
-        rows = [clay.public_request(r) for r in clay.recent_requests(conn, status or None)]
+        if request_id:
+            rows = [clay.public_request(clay.get_request(conn, request_id))]
+        else:
+            rows = [clay.public_request(r) for r in clay.recent_requests(conn, status or None)]
     return render(
         request,
         "requests.html",
