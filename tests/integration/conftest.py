@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
 from claybridge.config import Settings
-from claybridge.records import api_keys
+from claybridge.records import api_keys, console
 from claybridge.storage.database import Database
 from tests.conftest import LiveServer, now
 from tests.receiver import Receiver, running_receiver
@@ -66,3 +68,30 @@ def make_destination(client: httpx.Client, url: str, **fields: Any) -> dict[str,
     response = client.post("/v1/destinations", json=body)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token a console page carries (in its ``csrf-token`` meta tag)."""
+    found = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+@contextmanager
+def console_session(
+    server: LiveServer, db: Database, role: str = "admin"
+) -> Iterator[httpx.Client]:
+    """A browser-like client signed in to the console with a sign-in link for ``role``."""
+    with db.write() as conn:
+        token = console.create_link(conn, role, now())
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        answer = http.post("/ui/login", data={"token": token})
+        assert answer.status_code == 303, answer.text
+        yield http
+
+
+@pytest.fixture
+def admin_ui(server: LiveServer, db: Database) -> Iterator[httpx.Client]:
+    """A signed-in admin console session."""
+    with console_session(server, db) as http:
+        yield http

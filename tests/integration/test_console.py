@@ -7,8 +7,6 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +16,7 @@ import pytest
 from claybridge.records import api_keys, console, events
 from claybridge.storage.database import Database
 from tests.conftest import LiveServer, SourceInfo, now
+from tests.integration.conftest import console_session, csrf_of
 
 XSS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
 
@@ -25,21 +24,6 @@ XSS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
 def _link(db: Database, role: str = "admin", at: Any = None) -> str:
     with db.write() as conn:
         return console.create_link(conn, role, at or now())
-
-
-@contextmanager
-def _signed_in(server: LiveServer, db: Database, role: str = "admin") -> Iterator[httpx.Client]:
-    """A browser-like client with a session opened by a sign-in link."""
-    with httpx.Client(base_url=server.url, timeout=10) as http:
-        answer = http.post("/ui/login", data={"token": _link(db, role)})
-        assert answer.status_code == 303, answer.text
-        yield http
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    assert found, "the page carries no CSRF token"
-    return found.group(1)
 
 
 def test_a_sign_in_link_works_once_and_sets_a_strict_cookie(
@@ -103,7 +87,7 @@ def test_rows_from_clay_render_as_text(
     for cell in XSS:
         client.post(source.path, json={"name": cell, "websiteUrl": "acme.com"}, headers=source.auth)
     client.post(source.path, json={"name": XSS[1]}, headers=source.auth)  # rejected
-    with _signed_in(server, db) as http:
+    with console_session(server, db) as http:
         log = http.get("/ui/events").text
         ids = re.findall(r'data-id="(evt_[0-9a-f]+)"', log)
         assert len(ids) == 3
@@ -122,7 +106,7 @@ def test_the_event_log_filters_by_the_url(
     """Outcome, error code and search narrow the log; the filters stay in the URL."""
     client.post(source.path, json={"name": "A", "websiteUrl": "alpha.example"}, headers=source.auth)
     client.post(source.path, json={"websiteUrl": "beta.example"}, headers=source.auth)
-    with _signed_in(server, db) as http:
+    with console_session(server, db) as http:
         rejected = http.get("/ui/events", params={"outcome": "rejected"}).text
         assert rejected.count('data-id="evt_') == 1
         assert "missing_field" in rejected
@@ -143,13 +127,13 @@ def test_changes_need_the_csrf_token_and_an_admin(
     admin's previews first, then replays as a new event."""
     answer = client.post(source.path, json={"name": "A", "websiteUrl": "a.io"}, headers=source.auth)
     event_id = answer.json()["event_id"]
-    with _signed_in(server, db, "viewer") as viewer:
-        token = _csrf(viewer.get(f"/ui/events/{event_id}").text)
+    with console_session(server, db, "viewer") as viewer:
+        token = csrf_of(viewer.get(f"/ui/events/{event_id}").text)
         refused = viewer.post(f"/ui/events/{event_id}/replay", data={"csrf_token": token})
         assert refused.status_code == 403
         assert "forbidden" in refused.text
-    with _signed_in(server, db) as admin:
-        token = _csrf(admin.get(f"/ui/events/{event_id}").text)
+    with console_session(server, db) as admin:
+        token = csrf_of(admin.get(f"/ui/events/{event_id}").text)
         forged = admin.post(f"/ui/events/{event_id}/replay", data={"preview": "1"})
         assert forged.status_code == 403
         assert "csrf_failed" in forged.text
@@ -183,7 +167,7 @@ def test_the_live_tail_streams_new_rows(
 ) -> None:
     """A row Clay sends reaches an open stream within 2 s, rendered and filtered."""
     received: list[str] = []
-    with _signed_in(server, db) as http:
+    with console_session(server, db) as http:
         opened = threading.Event()
 
         def read() -> None:
@@ -262,7 +246,7 @@ def test_an_events_actions_link_to_what_they_touched(
     """The detail links the customer an upsert wrote, and that page answers."""
     answer = client.post(source.path, json={"name": "A", "websiteUrl": "a.io"}, headers=source.auth)
     customer_id = answer.json()["customer"]["id"]
-    with _signed_in(server, db) as http:
+    with console_session(server, db) as http:
         page = http.get(f"/ui/events/{answer.json()['event_id']}").text
         assert f'href="/ui/customers/{customer_id}"' in page
         assert http.get(f"/ui/customers/{customer_id}").status_code == 200

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -11,10 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from claybridge.config import Settings
-from claybridge.records import api_keys, console, deliveries, events, sources
+from claybridge.records import api_keys, deliveries, events, sources
 from claybridge.storage.database import Database
 from claybridge.storage.tables import deliveries as deliveries_table
 from tests.conftest import LiveServer, now
+from tests.integration.conftest import csrf_of
 from tests.receiver import Receiver
 
 
@@ -22,22 +22,6 @@ from tests.receiver import Receiver
 def settings(settings: Settings) -> Settings:
     """Loopback receivers allowed."""
     return settings.model_copy(update={"allow_networks": "127.0.0.1/32"})
-
-
-@pytest.fixture
-def admin_ui(server: LiveServer, db: Database) -> Iterator[httpx.Client]:
-    """A signed-in admin console session."""
-    with db.write() as conn:
-        token = console.create_link(conn, "admin", now())
-    with httpx.Client(base_url=server.url, timeout=10) as http:
-        assert http.post("/ui/login", data={"token": token}).status_code == 303
-        yield http
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    assert found
-    return found.group(1)
 
 
 def _dead_deliveries(db: Database, destination_id: str, count: int) -> list[str]:
@@ -70,7 +54,7 @@ def test_dead_deliveries_are_listed_and_replayed(
         ids = _dead_deliveries(db, dest["id"], 3)
         dead = admin_ui.get("/ui/deliveries", params={"status": "dead"}).text
         assert dead.count('data-id="dlv_') == 3
-        token = _csrf(dead)
+        token = csrf_of(dead)
         counted = admin_ui.post(
             "/ui/deliveries/replay?status=dead", data={"csrf_token": token}
         ).text
@@ -103,7 +87,7 @@ def test_destination_page_pause_resume_and_test_send(
         ).json()["destination"]
     page = admin_ui.get(f"/ui/destinations/{dest['id']}").text
     assert "closed" in page
-    token = _csrf(page)
+    token = csrf_of(page)
     paused = admin_ui.post(f"/ui/destinations/{dest['id']}/pause", data={"csrf_token": token})
     assert paused.status_code == 303
     assert ">paused<" in admin_ui.get(f"/ui/destinations/{dest['id']}").text
@@ -131,7 +115,7 @@ def test_a_clay_destination_shows_its_pool(
     assert "0 of 50,000" in page
     added = admin_ui.post(
         f"/ui/destinations/{dest_id}/webhooks",
-        data={"csrf_token": _csrf(page), "webhook_url": "http://127.0.0.1:9/b"},
+        data={"csrf_token": csrf_of(page), "webhook_url": "http://127.0.0.1:9/b"},
     )
     assert added.status_code == 303
     pool = admin_ui.get(f"/ui/destinations/{dest_id}").text

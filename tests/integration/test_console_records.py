@@ -4,7 +4,6 @@ databases."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -12,22 +11,7 @@ import pytest
 from claybridge.records import api_keys, console, owners, sources
 from claybridge.storage.database import Database
 from tests.conftest import LiveServer, SourceInfo, now
-
-
-@pytest.fixture
-def admin_ui(server: LiveServer, db: Database) -> Iterator[httpx.Client]:
-    """A signed-in admin console session."""
-    with db.write() as conn:
-        token = console.create_link(conn, "admin", now())
-    with httpx.Client(base_url=server.url, timeout=10) as http:
-        assert http.post("/ui/login", data={"token": token}).status_code == 303
-        yield http
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf-token" content="([^"]+)"', page)
-    assert found
-    return found.group(1)
+from tests.integration.conftest import csrf_of
 
 
 def test_records_are_found_with_the_events_that_wrote_them(
@@ -51,7 +35,7 @@ def test_owners_and_api_keys_from_the_settings_page(
 ) -> None:
     """Owners are added, imported and removed; a viewer key is created (shown once, and
     it works read-only) and revoked."""
-    token = _csrf(admin_ui.get("/ui/settings").text)
+    token = csrf_of(admin_ui.get("/ui/settings").text)
     added = admin_ui.post(
         "/ui/settings/owners",
         data={"csrf_token": token, "name": "Ada Lovelace", "email": "ada@example.com"},
@@ -105,7 +89,7 @@ def test_requests_and_runs_pages(admin_ui: httpx.Client, server: LiveServer, db:
     assert "route" in listed
     page = admin_ui.get(f"/ui/runs/{run_id}").text
     assert "a@b.co" in page
-    cancelled = admin_ui.post(f"/ui/runs/{run_id}/cancel", data={"csrf_token": _csrf(page)})
+    cancelled = admin_ui.post(f"/ui/runs/{run_id}/cancel", data={"csrf_token": csrf_of(page)})
     assert cancelled.status_code == 303
     assert ">cancelled<" in admin_ui.get(f"/ui/runs/{run_id}").text
     assert admin_ui.get("/ui/requests").status_code == 200
@@ -123,7 +107,7 @@ def test_the_playground_tries_an_unsaved_mapping_and_save_applies_it(
     ):
         client.post(source.path, json=body, headers=source.auth)
     page = admin_ui.get(f"/ui/sources/{source.key}/mappings").text
-    token = _csrf(page)
+    token = csrf_of(page)
     assert re.search(r"body\.stage</code></td><td>1</td><td>0 \(0%\)", page)
     edited = (
         "event_path: body.event\ndefault_event: lead.enriched\nstrict: false\n"

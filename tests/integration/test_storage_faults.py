@@ -32,15 +32,20 @@ def _timed(client: httpx.Client, method: str, path: str, **kwargs: Any) -> tuple
     return time.monotonic() - started, answer
 
 
+def _sqlite_copy(tmp_path: Path, template: Path) -> tuple[Path, str]:
+    """A migrated SQLite database of the test's own: its data dir and URL."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "claybridge.db").write_bytes(template.read_bytes())
+    return data, f"sqlite:///{data / 'claybridge.db'}"
+
+
 def test_a_held_sqlite_write_lock_does_not_stall_the_loop(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
     """While another connection holds the write lock for 2 s, /healthz and reads answer
     in under 50 ms, and the row waiting for the lock is answered once it is released."""
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "claybridge.db").write_bytes(sqlite_template.read_bytes())
-    url = f"sqlite:///{data / 'claybridge.db'}"
+    data, url = _sqlite_copy(tmp_path, sqlite_template)
     db = Database(url)
     with db.write() as conn:
         row, token = sources.create(conn, "Clay", "clay-customers", now())
@@ -85,10 +90,7 @@ def test_sqlite_lock_past_storage_timeout_answers_503_and_writes_nothing(
 ) -> None:
     """A lock held past ``storage_timeout`` answers 503 storage_unavailable, and the row
     is not written later when the lock is released."""
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "claybridge.db").write_bytes(sqlite_template.read_bytes())
-    url = f"sqlite:///{data / 'claybridge.db'}"
+    data, url = _sqlite_copy(tmp_path, sqlite_template)
     db = Database(url)
     with db.write() as conn:
         row, token = sources.create(conn, "Clay", "clay-customers", now())

@@ -30,6 +30,7 @@ __all__ = [
     "latest_id",
     "newer_than",
     "outcome_counts",
+    "parsed_text",
     "public",
     "search",
 ]
@@ -45,7 +46,8 @@ FIELD_LENGTH = events.c.error_field.type.length  # type: ignore[attr-defined]
 INSERT_PREPARED = Prepared(events.insert(), [c.key for c in events.c])
 
 
-def _body(text: str | None) -> Any:
+def parsed_text(text: str | None) -> Any:
+    """Stored JSON text as its value (text that is not JSON as itself)."""
     if text is None:
         return None
     try:
@@ -77,8 +79,14 @@ def public(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
         "note": row.get("note"),
     }
     if full:
-        out["request"] = {"headers": row["request_headers"], "body": _body(row["request_body"])}
-        out["response"] = {"status_code": row["status_code"], "body": _body(row["response_body"])}
+        out["request"] = {
+            "headers": row["request_headers"],
+            "body": parsed_text(row["request_body"]),
+        }
+        out["response"] = {
+            "status_code": row["status_code"],
+            "body": parsed_text(row["response_body"]),
+        }
     return out
 
 

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from claybridge.errors import NotFound
-from claybridge.ingest.pipeline import IngestRequest, handle
+from claybridge.ingest.pipeline import IngestRequest, IngestResponse, handle
+from claybridge.mapping.engine import CompiledConfig
 from claybridge.records import sources
+from claybridge.state import AppState
 from claybridge.web.deps import State, require_api_key
 
 router = APIRouter(prefix="/v1/sources", dependencies=[Depends(require_api_key)], tags=["sources"])
@@ -103,11 +105,24 @@ async def dry_run(ref: str, body: DryRun, state: State) -> dict[str, Any]:
     Only a ``dry_run`` entry is added to the event log. The admin API key stands in for
     the source token.
     """
+    result = await run_dry(state, ref, body.body, body.headers)
+    return result.body
+
+
+async def run_dry(
+    state: AppState,
+    ref: str,
+    row: dict[str, Any],
+    headers: dict[str, str],
+    config: CompiledConfig | None = None,
+) -> IngestResponse:
+    """A dry run of ``row`` on source ``ref`` (the API's and the console's): what would be
+    done, writing only a ``dry_run`` event; ``config``: an unsaved configuration to use."""
     with state.db.read() as conn:
-        row = sources.find(conn, ref)
+        source = sources.find(conn, ref)
     request = IngestRequest(
-        source_key=row["key"],
-        headers=list(body.headers.items()),
+        source_key=source["key"],
+        headers=list(headers.items()),
         body=None,
         received_at=state.clock.now(),
         box=state.box,
@@ -115,7 +130,7 @@ async def dry_run(ref: str, body: DryRun, state: State) -> dict[str, Any]:
         date_order=state.settings.date_order,
         dry_run=True,
         trusted=True,
-        parsed=body.body,
+        parsed=row,
+        config=config,
     )
-    result = await state.committer.submit(lambda conn: handle(conn, request))
-    return result.body
+    return await state.committer.submit(lambda conn: handle(conn, request))

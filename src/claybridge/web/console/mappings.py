@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from claybridge.errors import ClaybridgeError, InvalidField
-from claybridge.ingest.pipeline import IngestRequest, handle
 from claybridge.mapping.engine import compile_config
 from claybridge.mapping.model import parse_config
 from claybridge.records import events, sources
@@ -23,6 +22,7 @@ from claybridge.state import AppState
 from claybridge.web.console.pages import User, render
 from claybridge.web.console.session import checked_form
 from claybridge.web.deps import State
+from claybridge.web.sources_api import run_dry
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 SAMPLED = 200  # recent rows read for "fields seen"
@@ -165,20 +165,5 @@ async def _dry_run(
         raise InvalidField("the row is not valid JSON", field="row") from None
     if not isinstance(row, dict):
         raise InvalidField("the row must be a JSON object", field="row")
-    with state.db.read() as conn:
-        source = sources.find(conn, ref)
-    request = IngestRequest(
-        source_key=source["key"],
-        headers=[],
-        body=None,
-        received_at=state.clock.now(),
-        box=state.box,
-        max_body_bytes=state.settings.max_body_bytes,
-        date_order=state.settings.date_order,
-        dry_run=True,
-        trusted=True,
-        parsed=row,
-        config=config,
-    )
-    result = await state.committer.submit(lambda conn: handle(conn, request))
+    result = await run_dry(state, ref, row, {}, config)
     return result.body, result.status_code

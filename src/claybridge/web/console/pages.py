@@ -152,7 +152,7 @@ def summary(row: dict[str, Any]) -> str:
     """One line saying what an event's actions did (or why it was refused)."""
     if row["error_code"]:
         return str(row["error_message"] or row["error_code"])
-    answer = _loads(row["response_body"])
+    answer = events.parsed_text(row["response_body"])
     if not isinstance(answer, dict):
         return ""
     parts = [
@@ -229,7 +229,7 @@ async def event_stream(request: Request, _user: User, flt: Filter) -> Response:
                     "id": row["id"],
                     "status": row["status"],
                     "status_code": row["status_code"],
-                    "answer": _loads(row["response_body"]),
+                    "answer": events.parsed_text(row["response_body"]),
                     "html": row_template.render(e=shown(row)),
                 }
                 yield f"event: event\ndata: {orjson.dumps(data).decode()}\n\n"
@@ -241,15 +241,6 @@ async def event_stream(request: Request, _user: User, flt: Filter) -> Response:
 
 
 # -- one event -------------------------------------------------------------------------
-
-
-def _loads(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
 
 
 def _pretty(value: Any) -> str:
@@ -308,8 +299,8 @@ def event_detail(request: Request, event_id: str, user: User, state: State) -> H
     with state.db.read() as conn:
         row = events.get(conn, event_id)
         source = sources.find(conn, row["source_id"])
-    answer = _loads(row["response_body"])
-    body = _loads(row["request_body"])
+    answer = events.parsed_text(row["response_body"])
+    body = events.parsed_text(row["request_body"])
     return render(
         request,
         "event.html",
