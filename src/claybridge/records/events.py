@@ -129,10 +129,11 @@ class EventFilter:
             found.append(self.text_match())
         return found
 
-    def text_match(self) -> Any:
-        """The search's clause: the event id, or a substring of the stored body."""
+    def text_match(self, columns: Any = events.c) -> Any:
+        """The search's clause: the event id, or a substring of the stored body
+        (``columns``: of the events table, or of a subquery over it)."""
         text = (self.q or "").strip()
-        return sa.or_(events.c.id == text, events.c.request_body.contains(text, autoescape=True))
+        return sa.or_(columns.id == text, columns.request_body.contains(text, autoescape=True))
 
     def matches(self, row: dict[str, Any]) -> bool:
         """Whether an event row passes this filter: :meth:`clauses` in Python, for the
@@ -187,23 +188,24 @@ def _text_search(conn: sa.Connection, where: EventFilter, cursor: str | None, li
     plain = replace(where, q=None).clauses()
     if cursor:
         plain.append(events.c.id < cursor)
+    # The window is a subquery of its own, matched from the outside: its LIMIT then
+    # bounds what is read (as ``id IN (window)``, PostgreSQL read the whole log: 570 ms
+    # for one email among 1,000,000 events).
     window = (
-        sa.select(events.c.id)
-        .where(*plain)
-        .order_by(events.c.id.desc())
-        .limit(SEARCH_WINDOW)
-        .subquery()
+        sa.select(events).where(*plain).order_by(events.c.id.desc()).limit(SEARCH_WINDOW)
+    ).subquery()
+    matches = (
+        sa.select(window, sources.c.name.label("source_name"))
+        .join(sources, sources.c.id == window.c.source_id)
+        .where(where.text_match(window.c))
     )
-    page = fetch_page(
-        conn,
-        _select().where(events.c.id.in_(sa.select(window.c.id)), where.text_match()),
-        events.c.id,
-        cursor=None,
-        limit=limit,
-    )
+    page = fetch_page(conn, matches, window.c.id, cursor=None, limit=limit)
     if page.next_cursor is not None:
         return page
-    read, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(window.c.id))).one()
+    ids = (
+        sa.select(events.c.id).where(*plain).order_by(events.c.id.desc()).limit(SEARCH_WINDOW)
+    ).subquery()
+    read, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(ids.c.id))).one()
     return Page(page.items, str(oldest) if read >= SEARCH_WINDOW else None)
 
 
