@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from typer.testing import CliRunner
 
 from claybridge.cli import app
 from claybridge.config import Settings
+from claybridge.records import console
+from claybridge.storage.database import Database
 
 runner = CliRunner()
 
@@ -192,3 +195,25 @@ def test_outbound_commands(
     )
     assert refused.exit_code == 1
     assert "blocked_url" in refused.output
+
+
+def test_api_key_roles_and_console_links(cli_env: Settings, database_url: str) -> None:
+    """api-keys create --role viewer makes a read-only key (listed with its role); a
+    wrong role is refused; console-link prints a single-use link on the public URL that
+    opens a session of its role."""
+    made = json.loads(_run("api-keys", "create", "--name", "dash", "--role", "viewer", "--json"))
+    assert made["role"] == "viewer"
+    assert "viewer" in _run("api-keys", "list")
+    refused = runner.invoke(app, ["api-keys", "create", "--name", "x", "--role", "owner"])
+    assert refused.exit_code != 0
+    assert "role must be one of admin, viewer" in refused.output
+    link = _run("console-link", "--role", "viewer").split()[0]
+    assert link.startswith("https://hooks.example.test/ui/login?token=")
+    token = link.split("token=", 1)[1]
+    db = Database(cli_env.resolved_database_url)
+    try:
+        with db.write() as conn:
+            assert console.redeem_link(conn, token, datetime.now(UTC)) == "viewer"
+            assert console.redeem_link(conn, token, datetime.now(UTC)) is None  # single use
+    finally:
+        db.dispose()
