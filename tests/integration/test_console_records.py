@@ -75,10 +75,6 @@ def test_requests_and_runs_pages(admin_ui: httpx.Client, server: LiveServer, db:
     with db.write() as conn:
         _row, key = api_keys.create(conn, "t", now())
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as api:
-        made = api.post(
-            "/v1/destinations", json={"name": "crm", "kind": "http", "url": "http://127.0.0.1:9/"}
-        )
-        assert made.status_code in (201, 422)  # loopback may be refused: the run still starts
         steps = [{"kind": "forward", "destination": "crm"}]
         assert api.post("/v1/workflows", json={"key": "route", "steps": steps}).status_code == 201
         run = api.post("/v1/workflows/route/runs", json={"event": {"email": "a@b.co"}})

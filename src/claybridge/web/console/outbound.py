@@ -147,42 +147,51 @@ def _run_out(pool: list[dict[str, Any]], per_day: float, now: datetime) -> str |
     return (now + timedelta(days=remaining / per_day)).date().isoformat()
 
 
-def _destination_view(
-    state: AppState, conn: Any, row: dict[str, Any], stats: dict[str, Any]
-) -> dict[str, Any]:
-    pool_rows = clay.webhooks(conn, row["id"]) if row["kind"] == "clay" else []
-    shown = destinations.public(row, state.box, pool_rows)
-    mine = stats.get(row["id"], {"attempts": 0, "succeeded": 0, "latency_ms": 0.0})
-    view = {**shown, "hour": mine}
-    if row["kind"] == "clay":
-        pool = shown["config"]["webhooks"]
-        for hook in pool:
-            hook["used"] = (
-                hook["submissions"] / hook["submission_limit"] if hook["submission_limit"] else 1.0
-            )
-        day = delivery_log.destination_stats(conn, state.clock.now() - DAY).get(row["id"], {})
-        per_day = float(day.get("succeeded", 0))
-        view.update(pool=pool, per_day=per_day, runs_out=_run_out(pool, per_day, state.clock.now()))
-    return view
+def _destination_views(
+    state: AppState, conn: Any, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Destinations as their pages show them: the last hour's attempts and, for Clay
+    destinations, the pool and when it runs out at the last 24 h's rate (each statistic
+    read once for all of them)."""
+    now = state.clock.now()
+    hour = delivery_log.destination_stats(conn, now - HOUR)
+    day = (
+        delivery_log.destination_stats(conn, now - DAY)
+        if any(r["kind"] == "clay" for r in rows)
+        else {}
+    )
+    views = []
+    for row in rows:
+        pool_rows = clay.webhooks(conn, row["id"]) if row["kind"] == "clay" else []
+        shown = destinations.public(row, state.box, pool_rows)
+        view = {
+            **shown,
+            "hour": hour.get(row["id"], {"attempts": 0, "succeeded": 0, "latency_ms": 0.0}),
+        }
+        if row["kind"] == "clay":
+            pool = shown["config"]["webhooks"]
+            for hook in pool:
+                limit = hook["submission_limit"]
+                hook["used"] = hook["submissions"] / limit if limit else 1.0
+            per_day = float(day.get(row["id"], {}).get("succeeded", 0))
+            view.update(pool=pool, per_day=per_day, runs_out=_run_out(pool, per_day, now))
+        views.append(view)
+    return views
 
 
 @router.get("/destinations", response_class=HTMLResponse)
 def destination_list(request: Request, user: User, state: State) -> HTMLResponse:
     """Every destination with its circuit and last hour."""
     with state.db.read() as conn:
-        stats = delivery_log.destination_stats(conn, state.clock.now() - HOUR)
-        rows = [_destination_view(state, conn, r, stats) for r in destinations.list_all(conn)]
+        rows = _destination_views(state, conn, destinations.list_all(conn))
     return render(request, "destinations.html", user=user, nav="destinations", rows=rows)
 
 
 @router.get("/destinations/{ref}", response_class=HTMLResponse)
-def destination_page(
-    request: Request, ref: str, user: User, state: State, test_answer: str = ""
-) -> HTMLResponse:
+def destination_page(request: Request, ref: str, user: User, state: State) -> HTMLResponse:
     """One destination: settings, circuit, last hour, Clay pool, actions."""
     with state.db.read() as conn:
-        stats = delivery_log.destination_stats(conn, state.clock.now() - HOUR)
-        view = _destination_view(state, conn, destinations.find(conn, ref), stats)
+        (view,) = _destination_views(state, conn, [destinations.find(conn, ref)])
     return render(request, "destination.html", user=user, nav="destinations", d=view)
 
 
