@@ -250,3 +250,35 @@ def test_an_events_actions_link_to_what_they_touched(
         page = http.get(f"/ui/events/{answer.json()['event_id']}").text
         assert f'href="/ui/customers/{customer_id}"' in page
         assert http.get(f"/ui/customers/{customer_id}").status_code == 200
+
+
+def test_the_live_tails_filter_agrees_with_the_log_query(
+    client: httpx.Client, source: SourceInfo, db: Database
+) -> None:
+    """EventFilter.matches (the live tail, in Python) keeps exactly the events its
+    clauses (the log, in SQL) find, for each kind of filter."""
+    rows = [
+        {"name": "A", "websiteUrl": "alpha.example"},
+        {"websiteUrl": "beta.example"},
+        {"name": "C", "websiteUrl": "gamma.example", "event": "other"},
+    ]
+    for body in rows:
+        client.post(source.path, json=body, headers=source.auth)
+    with db.read() as conn:
+        every = events.search(conn, limit=100).items
+        start = min(r["received_at"] for r in every)
+        filters = [
+            events.EventFilter(source_id=source.row["id"]),
+            events.EventFilter(status="rejected"),
+            events.EventFilter(error_code="missing_field"),
+            events.EventFilter(event_name="customer.upsert"),
+            events.EventFilter(since=start + timedelta(microseconds=1)),
+            events.EventFilter(until=start + timedelta(microseconds=1)),
+            events.EventFilter(q="gamma.example"),
+            events.EventFilter(q=every[0]["id"]),
+            events.EventFilter(status="accepted", q="alpha"),
+        ]
+        for flt in filters:
+            found = {r["id"] for r in events.search(conn, where=flt, limit=100).items}
+            assert found == {r["id"] for r in every if flt.matches(r)}, flt
+            assert found, flt  # each filter keeps something

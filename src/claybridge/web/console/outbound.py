@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Depends, Request
@@ -21,7 +20,7 @@ from claybridge.delivery.ssrf import check_url
 from claybridge.errors import InvalidField
 from claybridge.records import clay, deliveries, delivery_log, destinations
 from claybridge.state import AppState
-from claybridge.web.console.pages import User, render, when_field
+from claybridge.web.console.pages import User, filter_query, render, when_field
 from claybridge.web.console.session import checked_form
 from claybridge.web.deps import State
 from claybridge.web.outbound_api import SAMPLE as SAMPLE_ROW
@@ -58,12 +57,6 @@ def delivery_filter(
 Filter = Annotated[delivery_log.Filter, Depends(delivery_filter)]
 
 
-def _query(request: Request, **override: str) -> str:
-    kept = {k: v for k, v in request.query_params.items() if k != "cursor" and v}
-    kept.update({k: v for k, v in override.items()})
-    return urlencode({k: v for k, v in kept.items() if v})
-
-
 @router.get("/deliveries", response_class=HTMLResponse)
 def delivery_list(
     request: Request, user: User, state: State, flt: Filter, cursor: str | None = None
@@ -85,10 +78,10 @@ def delivery_list(
         nav="deliveries",
         rows=[delivery_log.public(r) for r in page.items],
         next_cursor=page.next_cursor,
-        tabs=[(s, label, n, _query(request, status=s)) for s, label, n in tabs],
+        tabs=[(s, label, n, filter_query(request, status=s)) for s, label, n in tabs],
         f=flt,
         destinations=all_destinations,
-        query=_query(request),
+        query=filter_query(request),
         since=request.query_params.get("since", ""),
         until=request.query_params.get("until", ""),
     )
@@ -132,7 +125,7 @@ async def replay_matching(request: Request, user: User, state: State, flt: Filte
         nav="deliveries",
         count=len(ids),
         replayed=len(new) if confirmed else None,
-        query=_query(request),
+        query=filter_query(request),
     )
 
 

@@ -142,10 +142,12 @@ def event_filter(
 Filter = Annotated[events.EventFilter, Depends(event_filter)]
 
 
-def _query(request: Request) -> str:
-    """The filter part of the query string (no cursor), to build links and streams."""
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "live")]
-    return urlencode([(k, v) for k, v in kept if v])
+def filter_query(request: Request, **override: str) -> str:
+    """The filter part of a page's query string (no cursor), with ``override``'s values
+    put in: to build links, tabs and streams that keep the filter."""
+    kept = {k: v for k, v in request.query_params.items() if k not in ("cursor", "live")}
+    kept.update(override)
+    return urlencode({k: v for k, v in kept.items() if v})
 
 
 def summary(row: dict[str, Any]) -> str:
@@ -196,7 +198,7 @@ def event_log(
         f=flt,
         since=request.query_params.get("since", ""),
         until=request.query_params.get("until", ""),
-        query=_query(request),
+        query=filter_query(request),
     )
 
 
