@@ -349,7 +349,7 @@ class Committer:
                 return None, exc
         return None, error
 
-    async def _connect_on_loop(self) -> sa.Connection:
+    def _connect_on_loop(self) -> sa.Connection:
         """The batches' one connection; on SQLite it takes the write lock itself, in
         :meth:`_lock`, so its own busy timeout is 0 while the committer holds it."""
         # One connection for every batch: checking one out of the pool and back in
@@ -383,7 +383,7 @@ class Committer:
 
     async def _run_on_loop(self, batch: list[_Item[Any]]) -> list[Outcome]:
         """One transaction for ``batch`` on the loop (its COMMIT on the commit thread)."""
-        conn = await self._connect_on_loop()
+        conn = self._connect_on_loop()
         try:
             if self._db.is_sqlite:
                 await self._lock(conn)

@@ -60,8 +60,8 @@ class HooksEndpoint:
         self._date_order = settings.date_order
         self._base_url = settings.base_url
         # PostgreSQL: a request gives up after storage_timeout (a partitioned network
-        # never answers). SQLite needs no timer per request (1.7 us of a row's ~60):
-        # the committer bounds its own wait for the write lock by the same timeout.
+        # never answers). SQLite needs no timer per request (a cost on every row): the
+        # committer bounds its own wait for the write lock by the same timeout.
         self._deadline = settings.storage_timeout if committer.mode == "thread" else None
         self._committer = committer
         self._clock = clock

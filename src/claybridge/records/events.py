@@ -189,8 +189,7 @@ def _text_search(conn: sa.Connection, where: EventFilter, cursor: str | None, li
     if cursor:
         plain.append(events.c.id < cursor)
     # The window is a subquery of its own, matched from the outside: its LIMIT then
-    # bounds what is read (as ``id IN (window)``, PostgreSQL read the whole log: 570 ms
-    # for one email among 1,000,000 events).
+    # bounds what is read (as ``id IN (window)``, PostgreSQL read the whole log).
     window = (
         sa.select(events).where(*plain).order_by(events.c.id.desc()).limit(SEARCH_WINDOW)
     ).subquery()
@@ -237,8 +236,8 @@ def hourly(conn: sa.Connection, since: datetime) -> list[tuple[str, str, str, in
     Two reads that each stay in an index: every event per source and hour from the
     (source_id, received_at) index alone (``source_id IN …`` makes it one range per
     source), then the few rejected and dry-run ones from the (status, received_at) index;
-    accepted is the difference. Grouping every event by its status read each one's row:
-    128 ms at 33,000 events a day on SQLite.
+    accepted is the difference. (Grouping every event by its status read each one's
+    row; figures in docs/performance.md.)
     """
     hour = _hour_label(conn).label("hour")
     totals = conn.execute(
