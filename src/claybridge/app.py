@@ -19,11 +19,13 @@ from fastapi.openapi.utils import get_openapi
 from claybridge import __version__
 from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
-from claybridge.delivery.service import build_worker, supervise
+from claybridge.delivery.service import build_worker, report_crash, supervise
 from claybridge.delivery.worker import Worker
 from claybridge.ingest.hooks import PREFIX, HooksEndpoint
+from claybridge.operations.presence import keep_present
 from claybridge.state import AppState
 from claybridge.web.admin import router as admin_router
+from claybridge.web.alerts_api import router as alerts_router
 from claybridge.web.clay_api import router as clay_router
 from claybridge.web.console import install_console
 from claybridge.web.console.live import LiveTail
@@ -72,6 +74,15 @@ def create_app(
         state.committer.start()
         stop = asyncio.Event()
         task = None
+        presence = asyncio.create_task(
+            keep_present(
+                state.db,
+                state.clock,
+                "serve" if worker else "api",
+                state.settings.base_url,
+                stop,
+            )
+        )
         if worker:
 
             def started(runner: Worker) -> None:
@@ -83,6 +94,7 @@ def create_app(
                     lambda: build_worker(state.settings, state.db, state.box, state.clock),
                     stop,
                     on_start=started,
+                    on_crash=report_crash(state.db, state.clock),
                     report=state.supervision,
                 )
             )
@@ -93,6 +105,7 @@ def create_app(
             await live.stop()
             if task is not None:
                 await task
+            await presence
             state.committer.stop()
             state.db.dispose()
 
@@ -114,6 +127,7 @@ def create_app(
     admin.include_router(outbound_router)
     admin.include_router(workflows_router)
     admin.include_router(clay_router)
+    admin.include_router(alerts_router)
     admin.include_router(metrics_router)
     install_console(admin, live)
     install_docs(admin)

@@ -6,6 +6,8 @@ pure so that ``Settings()`` is cheap and safe to build anywhere (tests build man
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,14 +17,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DateOrder = Literal["MDY", "DMY"]
 
 
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/claybridge``, else ``~/.local/share/claybridge`` (no disk access)."""
+    xdg = environ.get("XDG_DATA_HOME")
+    if xdg:
+        return Path(xdg) / "claybridge"
+    return Path(environ.get("HOME") or Path.home()) / ".local" / "share" / "claybridge"
+
+
 class Settings(BaseSettings):
     """Process settings. Each field maps to ``CLAYBRIDGE_<FIELD>`` in the environment."""
 
     model_config = SettingsConfigDict(env_prefix="CLAYBRIDGE_", extra="ignore")
 
     data_dir: Path = Field(
-        default=Path("claybridge-data"),
-        description="Directory for the embedded SQLite database and local files.",
+        default_factory=lambda: default_data_dir(os.environ),
+        description="Directory for the embedded SQLite database and the secret key; "
+        "$XDG_DATA_HOME/claybridge (~/.local/share/claybridge) by default, the same from "
+        "every working directory. A relative path in the settings file is relative to "
+        "the file.",
     )
     database_url: str | None = Field(
         default=None,
@@ -112,6 +125,13 @@ class Settings(BaseSettings):
         description="The worker prunes events, finished deliveries and their attempts, and "
         "finished runs older than this many days, hourly; pending work is never pruned. "
         "`off` (or 0) keeps everything.",
+    )
+    alert_interval: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds between a worker's looks for the causes of alerts (dead "
+        "deliveries, open circuits, Clay webhook limits, rejection spikes, lost processes).",
     )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_format: Literal["json", "console"] = Field(

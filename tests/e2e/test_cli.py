@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from claybridge.cli import app
+from claybridge.cli.common import database_label
 from claybridge.config import Settings
 from claybridge.records import console
 from claybridge.storage.database import Database
@@ -26,7 +27,20 @@ def _run(*args: str) -> str:
 def test_every_command_has_help() -> None:
     """--help works on every command and group."""
     groups = {
-        "sources": ["create", "list", "show", "rotate-token", "disconnect", "templates"],
+        "sources": [
+            "create",
+            "list",
+            "show",
+            "update",
+            "delete",
+            "rotate-token",
+            "disconnect",
+            "templates",
+            "config",
+        ],
+        "sources mappings": ["get", "set", "delete"],
+        "alerts": ["list", "show", "ack", "resolve"],
+        "config": ["show"],
         "owners": ["add", "import", "list", "remove"],
         "events": ["list", "show"],
         "customers": ["list", "show"],
@@ -37,12 +51,15 @@ def test_every_command_has_help() -> None:
         "runs": ["start", "list", "show", "cancel"],
     }
     assert "serve" in _run("--help")
-    for command in ("serve", "api", "worker", "prune", "migrate"):
+    for command in ("serve", "api", "worker", "prune", "migrate", "init", "status"):
         assert "Usage" in _run(command, "--help")
     for group, commands in groups.items():
-        _run(group, "--help")
+        _run(*group.split(), "--help")
         for command in commands:
-            assert "Usage" in _run(group, command, "--help")
+            assert "Usage" in _run(*group.split(), command, "--help")
+    create_help = _run("destinations", "create", "--help")
+    assert "clay" in create_help
+    assert "--submission-limit" in create_help
 
 
 def test_sources_create_prints_setup_and_json(cli_env: Settings) -> None:
@@ -107,8 +124,8 @@ def test_api_keys_commands(cli_env: Settings) -> None:
 
 
 def test_migrate_command(cli_env: Settings) -> None:
-    """migrate reports a current database."""
-    assert "Database is current" in _run("migrate")
+    """migrate says which database it brought to the current schema."""
+    assert f"database: {database_label(cli_env)}" in _run("migrate")
 
 
 def test_outbound_commands(
@@ -217,3 +234,72 @@ def test_api_key_roles_and_console_links(cli_env: Settings, database_url: str) -
             assert console.redeem_link(conn, token, datetime.now(UTC)) is None  # single use
     finally:
         db.dispose()
+
+
+def test_alerts_commands(cli_env: Settings, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """alerts list / show / ack / resolve, with --json; a narrow table keeps ids whole."""
+    from claybridge.operations import alerts as alerting
+
+    with db.write() as conn:
+        made = alerting.report(conn, "requests_expired", "clay", "3 expired", datetime.now(UTC))
+    listed = json.loads(_run("alerts", "list", "--json"))
+    assert [a["id"] for a in listed] == [made["id"]]
+    monkeypatch.setenv("COLUMNS", "60")
+    assert made["id"] in _run("alerts", "list")
+    assert json.loads(_run("alerts", "show", made["id"], "--json"))["count"] == 1
+    assert "Acknowledged" in _run("alerts", "ack", made["id"])
+    assert json.loads(_run("alerts", "resolve", made["id"], "--json"))["resolved_by"] == "cli"
+    assert "No unresolved alerts" in _run("alerts", "list")
+    assert made["id"] in _run("alerts", "list", "--status", "all")
+    result = runner.invoke(app, ["alerts", "show", "alr_nope"])
+    assert result.exit_code == 1
+    assert "not_found" in result.output
+
+
+def test_sources_update_delete_and_mappings(cli_env: Settings, tmp_path: Path) -> None:
+    """sources update / delete and sources mappings get / set / delete do what the API
+    does, with refusals as one line."""
+    _run("sources", "create", "--name", "Leads", "--template", "clay-leads")
+    _run(
+        "sources",
+        "update",
+        "Leads",
+        "--name",
+        "Hot leads",
+        "--default-event",
+        "lead.hot",
+        "--strict",
+        "--idempotency",
+        "key",
+        "--idempotency-key",
+        "body.clay_row_id",
+        "--idempotency-window",
+        "2h",
+    )
+    config = json.loads(_run("sources", "config", "Hot leads"))
+    assert config["default_event"] == "lead.hot"
+    assert config["strict"] is True
+    assert config["idempotency"] == {
+        "mode": "key",
+        "key_path": "body.clay_row_id",
+        "window_seconds": 7200,
+    }
+    actions = tmp_path / "actions.yaml"
+    actions.write_text("- kind: identify_person\n  when: body.icp_score >= 80\n")
+    assert "1 actions" in _run(
+        "sources", "mappings", "set", "Hot leads", "lead.hot", "-f", str(actions)
+    )
+    got = json.loads(_run("sources", "mappings", "get", "Hot leads", "lead.hot"))
+    assert got == [{"kind": "identify_person", "when": "body.icp_score >= 80"}]
+    actions.write_text('[{"kind": "forward", "destination": "nowhere"}]')
+    refused = runner.invoke(
+        app, ["sources", "mappings", "set", "Hot leads", "x", "-f", str(actions)]
+    )
+    assert refused.exit_code == 1
+    assert "unknown_destination (mappings.x[0].destination)" in refused.output
+    _run("sources", "mappings", "delete", "Hot leads", "lead.hot")
+    missing = runner.invoke(app, ["sources", "mappings", "get", "Hot leads", "lead.hot"])
+    assert missing.exit_code == 1
+    assert "no mapping for 'lead.hot'" in missing.output
+    assert "Deleted source Hot leads" in _run("sources", "delete", "Hot leads", "--yes")
+    assert json.loads(_run("sources", "list", "--json")) == []

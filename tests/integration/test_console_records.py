@@ -7,8 +7,11 @@ import re
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
-from claybridge.records import api_keys, console, owners, sources
+from claybridge.delivery.ssrf import parse_networks
+from claybridge.records import api_keys, console, destinations, owners, sources
+from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database
 from tests.conftest import LiveServer, SourceInfo, now
 from tests.integration.conftest import csrf_of
@@ -74,6 +77,13 @@ def test_requests_and_runs_pages(admin_ui: httpx.Client, server: LiveServer, db:
     """A run started by the API is listed with its steps and can be cancelled."""
     with db.write() as conn:
         _row, key = api_keys.create(conn, "t", now())
+        destinations.create(
+            conn,
+            {"name": "crm", "kind": "http", "url": "http://127.0.0.1:9/crm"},
+            now(),
+            SecretBox(Fernet.generate_key()),
+            parse_networks("127.0.0.1/32"),
+        )
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as api:
         steps = [{"kind": "forward", "destination": "crm"}]
         assert api.post("/v1/workflows", json={"key": "route", "steps": steps}).status_code == 201

@@ -249,11 +249,39 @@ def test_rate_limit_spaces_requests(
     assert sum(1 for t in times if t < times[0] + 0.3) <= 7
 
 
-def test_unknown_destination_rejects_the_row_and_writes_nothing(
-    gateway: httpx.Client, source: SourceInfo, db: Database
+def test_a_mapping_to_an_unknown_destination_is_refused_when_saved(
+    gateway: httpx.Client, receiver: Receiver, source: SourceInfo
 ) -> None:
-    """A mapping that forwards to a missing destination answers 422 naming it."""
+    """Saving a mapping that forwards to a missing destination is 422 naming the key;
+    deleting a destination a mapping uses is 409 naming the mapping, unless forced."""
+    answer = gateway.put(
+        f"/v1/sources/{source.key}/config", json=forward_config(destination="nowhere")
+    )
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "unknown_destination"
+    assert error["field"] == "mappings.lead.enriched[0].destination"
+    assert "no destination 'nowhere'" in error["message"]
+    make_destination(gateway, f"{receiver.url}/crm", name="crm")
+    setup_forward(gateway, source, destination="crm")
+    refused = gateway.delete("/v1/destinations/crm")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "destination_in_use"
+    assert (
+        "source 'Clay accounts' at mappings.lead.enriched[0].destination"
+        in (refused.json()["error"]["message"])
+    )
+    renamed = gateway.patch("/v1/destinations/crm", json={"name": "crm2"})
+    assert renamed.status_code == 409
+
+
+def test_a_destination_deleted_by_force_rejects_the_row_and_writes_nothing(
+    gateway: httpx.Client, receiver: Receiver, source: SourceInfo, db: Database
+) -> None:
+    """A mapping whose destination was deleted by force answers 422 naming it."""
+    make_destination(gateway, f"{receiver.url}/crm", name="nowhere")
     setup_forward(gateway, source, destination="nowhere")
+    assert gateway.delete("/v1/destinations/nowhere", params={"force": True}).status_code == 200
     response = gateway.post(source.path, json=ROW, headers=source.auth)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "unknown_destination"

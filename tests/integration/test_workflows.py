@@ -68,7 +68,8 @@ def test_run_api_idempotency(api_only: httpx.Client, receiver: Receiver, db: Dat
 def test_cancel_a_queued_run(api_only: httpx.Client, receiver: Receiver, db: Database) -> None:
     """A queued run can be cancelled once; a worker then leaves it alone."""
     make_destination(api_only, f"{receiver.url}/o", name="outreach")
-    api_only.post("/v1/workflows", json=ICP)
+    make_destination(api_only, f"{receiver.url}/n", name="nurture")
+    assert api_only.post("/v1/workflows", json=ICP).status_code == 201
     run = start(api_only, {"icp_score": "99"}).json()["run"]
     cancelled = api_only.post(f"/v1/runs/{run['id']}/cancel")
     assert cancelled.json()["run"]["status"] == "cancelled"
@@ -146,16 +147,34 @@ def test_trigger_workflow_from_a_mapping(
 
 
 def test_unknown_workflow_and_missing_destination(
-    api_only: httpx.Client, source: SourceInfo, db: Database
+    api_only: httpx.Client, source: SourceInfo, receiver: Receiver, db: Database
 ) -> None:
-    """Triggering a missing workflow is a 422; a step naming a missing destination fails
-    its run with the reason."""
+    """A mapping triggering a missing workflow, or a step naming a missing destination,
+    is refused when saved (422 naming the key); a workflow a mapping triggers is not
+    deleted unless forced; a step whose destination was deleted by force fails its run
+    with the reason."""
     config = {"mappings": {"x": [{"kind": "trigger_workflow", "workflow": "nope"}]}}
-    api_only.put(f"/v1/sources/{source.key}/config", json=config)
+    refused = api_only.put(f"/v1/sources/{source.key}/config", json=config).json()["error"]
+    assert refused["code"] == "unknown_workflow"
+    assert refused["field"] == "mappings.x[0].workflow"
+    saved = api_only.post("/v1/workflows", json=ICP).json()["error"]
+    assert saved["code"] == "unknown_destination"
+    assert saved["field"] == "steps[0].destination"
+    make_destination(api_only, f"{receiver.url}/o", name="outreach")
+    make_destination(api_only, f"{receiver.url}/n", name="nurture")
+    assert api_only.post("/v1/workflows", json=ICP).status_code == 201
+    config["mappings"]["x"][0]["workflow"] = ICP["key"]
+    assert api_only.put(f"/v1/sources/{source.key}/config", json=config).status_code == 200
+    in_use = api_only.delete(f"/v1/workflows/{ICP['key']}")
+    assert in_use.status_code == 409
+    assert in_use.json()["error"]["code"] == "workflow_in_use"
+    gone = api_only.delete(f"/v1/workflows/{ICP['key']}", params={"force": True})
+    assert gone.status_code == 200
     response = api_only.post(source.path, json={"event": "x"}, headers=source.auth)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "unknown_workflow"
-    api_only.post("/v1/workflows", json=ICP)
+    assert api_only.post("/v1/workflows", json=ICP).status_code == 201
+    assert api_only.delete("/v1/destinations/outreach", params={"force": True}).status_code == 200
     run = start(api_only, {"icp_score": "95"}).json()["run"]
     with db.write() as conn:
         process_due(conn, now(), "w")

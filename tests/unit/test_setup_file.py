@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from claybridge.setup_file import SetupError, dump, load
+from claybridge.diff import changes
+from claybridge.setup.document import SetupError
+from claybridge.setup.model import load
+from claybridge.setup.secrets import Unset, resolve, variable_for
 
 GOOD = """\
 owners:
@@ -70,10 +73,81 @@ def test_refusals(text: str, expected: str) -> None:
         load(text)
 
 
-def test_dump_round_trips() -> None:
-    """What dump writes, load reads back to the same setup."""
-    setup = load(GOOD)
-    text = dump(setup.owners, setup.sources)
-    again = load(text)
-    assert again.owners == setup.owners
-    assert again.sources == setup.sources
+def test_a_block_key_is_reported_at_its_own_line() -> None:
+    """A misspelt key whose value is an indented block is reported at the key's line."""
+    text = "sources:\n  - name: x\n    configg:\n      mappings: {}\n"
+    with pytest.raises(SetupError) as info:
+        load(text)
+    assert info.value.problems == [
+        "line 3: sources[0].configg: unknown key (expected name, template, config)"
+    ]
+
+
+DESTINATIONS = """\
+destinations:
+  - name: ops
+    kind: slack
+    url: ${SLACK_URL}
+    template: "{{ text }}"
+    alerts: true
+  - name: table
+    kind: clay
+    webhooks:
+      - url: ${TABLE_1}
+        submission_limit: 10
+      - url: https://api.clay.com/v3/sources/webhook/2
+"""
+
+
+def test_destinations_load_with_references() -> None:
+    """Destinations keep their ${VAR} references until apply; a Clay destination lists
+    its webhook pool."""
+    setup = load(DESTINATIONS)
+    assert setup.destinations[0]["url"] == "${SLACK_URL}"
+    assert [h["url"] for h in setup.destinations[1]["webhooks"]] == [
+        "${TABLE_1}",
+        "https://api.clay.com/v3/sources/webhook/2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (DESTINATIONS.replace("kind: slack", "kind: fax"), "line 3: destinations[0].kind"),
+        (
+            DESTINATIONS.replace("    webhooks:\n", "    hooks:\n"),
+            "line 9: destinations[1].hooks: unknown key",
+        ),
+        (
+            DESTINATIONS.replace("submission_limit: 10", "submission_limit: -1"),
+            "line 11: destinations[1].webhooks[0].submission_limit",
+        ),
+        (
+            DESTINATIONS.replace("    alerts: true\n", "    alerts: true\n    webhooks: []\n"),
+            "only a clay destination",
+        ),
+        (
+            DESTINATIONS + "  - name: ops\n    kind: http\n    url: https://x.example\n",
+            "line 13: destinations[2].name",
+        ),
+    ],
+)
+def test_destination_refusals(text: str, expected: str) -> None:
+    """Bad destinations are refused at the line of the key at fault."""
+    with pytest.raises(SetupError, match=expected.replace("[", r"\[").replace("]", r"\]")):
+        load(text)
+
+
+def test_references_resolve_from_the_environment() -> None:
+    """${VAR} is replaced from the environment, inside a longer value too."""
+    assert resolve("Bearer ${TOKEN}", {"TOKEN": "abc"}) == "Bearer abc"
+    with pytest.raises(Unset, match="MISSING"):
+        resolve("${MISSING}", {})
+    assert variable_for("hot-leads slack", "url") == "HOT_LEADS_SLACK_URL"
+
+
+def test_diff_lines_name_each_field() -> None:
+    """The dry run's diff names each changed, added and removed field."""
+    before = {"a": 1, "b": {"c": [1, 2]}, "d": "x"}
+    after = {"a": 2, "b": {"c": [1, 3]}, "e": True}
+    assert changes(before, after) == ["a: 1 -> 2", "b.c[1]: 2 -> 3", 'd: - "x"', "e: + true"]

@@ -6,8 +6,12 @@ to send them, so it works with or without a running ``claybridge serve``.
 
 Resumable: each row has a request id (a column, or a hash of its content). A row whose
 request id Clay already accepted is skipped; a row already queued (a push cut short by
-Ctrl-C or a crash) is followed, not queued twice. Running the same push again therefore
-sends only what Clay has not accepted yet.
+a crash) is followed, not queued twice; a row of a cancelled push is queued again.
+Running the same push again therefore sends only what Clay has not accepted yet.
+
+Stoppable: each push is recorded (``records.pushes``) and its rows carry its id, so
+Ctrl-C or ``claybridge pushes cancel`` stops every row not yet sent, whichever process
+would have sent it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import sqlalchemy as sa
 from claybridge.clay import submit as clay_submit
 from claybridge.clay.rows_file import BadRow, FileRow
 from claybridge.clay.rules import PayloadTooLarge, check_size, encoded, prepare_row
-from claybridge.records import clay, deliveries
+from claybridge.records import clay, deliveries, pushes
 from claybridge.storage.database import Database
 from claybridge.storage.tables import deliveries as deliveries_table
 
@@ -38,6 +42,7 @@ class Plan:
     skipped: list[FileRow] = field(default_factory=list)  # Clay already accepted them
     bad: list[BadRow] = field(default_factory=list)
     tracked: dict[str, FileRow] = field(default_factory=dict)  # delivery id -> row
+    push_id: str | None = None  # set by start()
 
 
 def plan(db: Database, dest: dict[str, Any], rows: Iterable[FileRow | BadRow]) -> Plan:
@@ -92,6 +97,21 @@ def _unfinished(conn: sa.Connection, dest_id: str, ids: Sequence[str]) -> dict[s
     return {r.request_id: r.id for r in rows}
 
 
+def start(db: Database, dest: dict[str, Any], out: Plan, file: str, now: datetime) -> str:
+    """Record the push (``claybridge pushes``) and make the rows an earlier push left
+    queued part of it; returns its id."""
+    counts = {
+        "rows": len(out.to_queue) + len(out.already_queued) + len(out.skipped) + len(out.bad),
+        "queued": len(out.to_queue) + len(out.already_queued),
+        "skipped": len(out.skipped),
+        "bad": len(out.bad),
+    }
+    with db.write() as conn:
+        out.push_id = pushes.create(conn, dest["id"], file, counts, now)["id"]
+        pushes.adopt(conn, out.push_id, list(out.already_queued.values()))
+    return out.push_id
+
+
 def enqueue(db: Database, dest: dict[str, Any], out: Plan, now: datetime) -> None:
     """Queue ``out.to_queue`` (in chunks, one transaction each) and track them."""
     for start in range(0, len(out.to_queue), CHUNK):
@@ -102,6 +122,7 @@ def enqueue(db: Database, dest: dict[str, Any], out: Plan, now: datetime) -> Non
                 prepare_row(r.data, request_id=r.request_id),
                 now,
                 request_id=r.request_id,
+                push_id=out.push_id,
             )
             for r in chunk
         ]
@@ -119,12 +140,14 @@ class Progress:
     failed: list[tuple[FileRow, str]]
     skipped_by_worker: int
     open: int
+    cancelled: int = 0
+    in_flight: int = 0
 
 
 def progress(db: Database, out: Plan) -> Progress:
     """Read the tracked deliveries' statuses."""
     ids = list(out.tracked)
-    delivered = skipped = 0
+    delivered = skipped = cancelled = in_flight = 0
     failed: list[tuple[FileRow, str]] = []
     with db.read() as conn:
         for start in range(0, len(ids), CHUNK):
@@ -144,6 +167,10 @@ def progress(db: Database, out: Plan) -> Progress:
                         delivered += 1
                 elif r.status == deliveries.DEAD:
                     failed.append((out.tracked[r.id], r.last_error or "failed"))
-    open_ = len(ids) - delivered - skipped - len(failed)
+                elif r.status == deliveries.CANCELLED:
+                    cancelled += 1
+                elif r.status == deliveries.IN_FLIGHT:
+                    in_flight += 1
+    open_ = len(ids) - delivered - skipped - len(failed) - cancelled
     failed.sort(key=lambda f: f[0].line)
-    return Progress(delivered, failed, skipped, open_)
+    return Progress(delivered, failed, skipped, open_, cancelled, in_flight)

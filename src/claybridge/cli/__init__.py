@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import shutil
 import socket
@@ -12,10 +13,33 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from claybridge.cli import clay, events, keys, outbound, owners, records, setup, sources, workflows
-from claybridge.cli.common import console, open_db, settings
+from claybridge.cli import (
+    alerts,
+    clay,
+    events,
+    keys,
+    operate,
+    outbound,
+    owners,
+    records,
+    setup,
+    sources,
+    workflows,
+)
+from claybridge.cli.common import (
+    console,
+    database_label,
+    fail,
+    invocation,
+    open_db,
+    settings,
+    sqlite_file,
+)
+from claybridge.config import Settings
+from claybridge.errors import ClaybridgeError
 from claybridge.ingest.committer import SWITCH_INTERVAL
 from claybridge.logging import configure
+from claybridge.storage.database import Database
 
 app = typer.Typer(
     help="Claybridge: a self-hosted bridge between Clay tables and your own systems.",
@@ -37,19 +61,37 @@ app.add_typer(workflows.runs_app, name="runs")
 app.add_typer(clay.requests_app, name="requests")
 app.add_typer(clay.clay_app, name="clay")
 app.command("push")(clay.push)
+app.add_typer(clay.pushes_app, name="pushes")
 app.command("apply")(setup.apply)
 app.command("export")(setup.export)
+app.add_typer(operate.config_app, name="config")
+app.add_typer(alerts.app, name="alerts")
+app.command("init")(operate.init)
+app.command("status")(operate.status)
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        dir_okay=False,
+        help="Settings file to use [CLAYBRIDGE_CONFIG; else "
+        "~/.config/claybridge/claybridge.toml, then /etc/claybridge/claybridge.toml].",
+    ),
+]
+
+
+@app.callback()
+def _options(config: ConfigOption = None) -> None:
+    """Claybridge: a self-hosted bridge between Clay tables and your own systems."""
+    invocation.config = config
 
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema to the newest version."""
+    """Create the database, or upgrade it to this version's schema, and say where."""
     cfg = settings()
-    db = open_db(cfg)
-    db.dispose()
-    console.print(
-        f"Database is current: {cfg.resolved_database_url.split('@')[-1]}", highlight=False
-    )
+    _create_db(cfg).dispose()
 
 
 Host = Annotated[str | None, typer.Option(help="Bind address [CLAYBRIDGE_HOST].")]
@@ -75,7 +117,7 @@ def worker() -> None:
 
     cfg = settings()
     configure(cfg.log_level, cfg.log_format)
-    db = open_db(cfg)
+    db = _open_or_fail(cfg)
     settle_heap()
     try:
         run_forever(cfg, db)
@@ -104,7 +146,7 @@ def prune(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     cfg = settings()
-    db = open_db(cfg)
+    db = _open_or_fail(cfg)
     try:
         now = clock.now()
         counts = prune_history(db, now - timedelta(seconds=seconds), now)
@@ -143,18 +185,12 @@ def settle_heap() -> None:
 def _serve(host: str | None, port: int | None, *, worker: bool) -> None:
     from claybridge.app import create_app
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    cfg = settings().model_copy(update=overrides)
+    cfg = settings({"host": host, "port": port})
     configure(cfg.log_level, cfg.log_format)
-    open_db(cfg).dispose()
-    family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((cfg.host, cfg.port))
-    bound_port = sock.getsockname()[1]
-    cfg = cfg.model_copy(update={"port": bound_port})
+    sock = _listen(cfg)
+    _create_db(cfg).dispose()
+    cfg = cfg.model_copy(update={"port": sock.getsockname()[1]})
     console.print(f"Claybridge listening on {cfg.base_url}", highlight=False)
-    console.print(f"  database: {cfg.resolved_database_url.split('@')[-1]}", highlight=False)
     console.print(
         f'  next: {_command()} sources create --name "Clay accounts" --template clay-customers',
         highlight=False,
@@ -176,6 +212,43 @@ def _serve(host: str | None, port: int | None, *, worker: bool) -> None:
         proxy_headers=False,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(cfg: Settings) -> socket.socket:
+    """A socket bound to the configured address; a refused bind exits with one line."""
+    family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((cfg.host, cfg.port))
+    except OSError as exc:
+        sock.close()
+        in_use = exc.errno == errno.EADDRINUSE
+        reason = "is already in use" if in_use else f"is refused: {exc.strerror}"
+        fail(
+            ClaybridgeError(
+                f"cannot listen on {cfg.host}:{cfg.port}: the address {reason} "
+                "(choose another with --port or CLAYBRIDGE_PORT)",
+                code="address_in_use" if in_use else "cannot_listen",
+            )
+        )
+    return sock
+
+
+def _create_db(cfg: Settings) -> Database:
+    """Create or upgrade the database (serve, api, migrate, init) and say where it is."""
+    existed = not cfg.is_sqlite or sqlite_file(cfg).exists()
+    db = _open_or_fail(cfg, create=True)
+    verb = "database" if existed else "created database"
+    console.print(f"  {verb}: {database_label(cfg)}", highlight=False, soft_wrap=True)
+    return db
+
+
+def _open_or_fail(cfg: Settings, *, create: bool = False) -> Database:
+    try:
+        return open_db(cfg, create=create)
+    except ClaybridgeError as exc:
+        fail(exc)
 
 
 def _command() -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.progress import (
@@ -19,9 +21,11 @@ from rich.progress import (
 
 from claybridge.clay import push as pushing
 from claybridge.clay.rows_file import read_rows
-from claybridge.cli.common import box, clock, console, database, print_json
+from claybridge.cli.common import box, clock, console, database, print_json, table, when
 from claybridge.delivery.service import build_worker
-from claybridge.records import clay, destinations
+from claybridge.delivery.worker import Worker
+from claybridge.records import clay, destinations, pushes
+from claybridge.storage.database import Database
 
 requests_app = typer.Typer(help="Pending requests: rows sent to Clay awaiting their callback.")
 clay_app = typer.Typer(help="Clay tools: a local imitation of a Clay table webhook.")
@@ -59,41 +63,16 @@ def push(
                 highlight=False,
             )
             return
-        pushing.enqueue(db, dest, plan, clock.now())
-        worker = build_worker(cfg, db, box(cfg), clock)
-
-        async def run() -> pushing.Progress:
-            stop = asyncio.Event()
-            task = asyncio.create_task(worker.run(stop))
-            columns = (
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TaskProgressColumn(),
-                TextColumn("{task.fields[rate]:.1f} rows/s"),
-                TimeRemainingColumn(),
-            )
-            started = time.monotonic()
-            try:
-                with Progress(*columns, console=console) as bar:
-                    job = bar.add_task(f"Pushing to {dest['name']}", total=total, rate=0.0)
-                    while True:
-                        state = await asyncio.to_thread(pushing.progress, db, plan)
-                        done = total - state.open
-                        rate = done / max(time.monotonic() - started, 1e-6)
-                        bar.update(job, completed=done, rate=rate)
-                        if state.open == 0:
-                            return state
-                        await asyncio.sleep(0.25)
-            finally:
-                stop.set()
-                await task
-
+        push_id = pushing.start(db, dest, plan, str(file), clock.now())
         try:
-            state = asyncio.run(run())
+            pushing.enqueue(db, dest, plan, clock.now())
         except KeyboardInterrupt:
-            console.print("Interrupted: run the same push again to send the rest.")
-            raise typer.Exit(130) from None
+            _cancel(db, push_id)
+            _cancelled(push_id, pushing.progress(db, plan))
+        worker = build_worker(cfg, db, box(cfg), clock)
+        state, stopped = asyncio.run(_follow(db, worker, plan, dest["name"], total))
+    if stopped:
+        _cancelled(push_id, state)
     console.print(
         f"Sent {state.delivered}, skipped {len(plan.skipped) + state.skipped_by_worker} "
         f"(already accepted by Clay), failed {len(state.failed) + len(plan.bad)}.",
@@ -103,6 +82,130 @@ def push(
         console.print(f"  line {row.line}: {reason}", highlight=False, markup=False)
     if state.failed or plan.bad:
         raise typer.Exit(1)
+
+
+async def _follow(
+    db: Database, worker: Worker, plan: pushing.Plan, name: str, total: int
+) -> tuple[pushing.Progress, bool]:
+    """Run the push's worker and show progress until every row settled, or until Ctrl-C
+    or `pushes cancel` stops the push; returns the progress and whether it was stopped."""
+    assert plan.push_id is not None
+    stop, interrupted = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    task = asyncio.create_task(worker.run(stop))
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]:.1f} rows/s"),
+        TimeRemainingColumn(),
+    )
+    started = time.monotonic()
+    try:
+        with Progress(*columns, console=console) as bar:
+            job = bar.add_task(f"Pushing to {name}", total=total, rate=0.0)
+            while True:
+                state = await asyncio.to_thread(pushing.progress, db, plan)
+                done = total - state.open
+                bar.update(job, completed=done, rate=done / max(time.monotonic() - started, 1e-6))
+                if state.open == 0:
+                    await asyncio.to_thread(_finish, db, plan.push_id)
+                    return state, state.cancelled > 0
+                if interrupted.is_set():
+                    await asyncio.to_thread(_cancel, db, plan.push_id)
+                    interrupted.clear()
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(interrupted.wait(), 0.25)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C stops at once
+        stop.set()
+        await task
+
+
+def _finish(db: Database, push_id: str) -> None:
+    with db.write() as conn:
+        pushes.finish(conn, push_id, clock.now())
+
+
+def _cancel(db: Database, push_id: str) -> None:
+    with db.write() as conn:
+        if pushes.status(conn, push_id) == pushes.RUNNING:
+            pushes.cancel(conn, push_id, clock.now())
+
+
+def _cancelled(push_id: str, state: pushing.Progress) -> NoReturn:
+    console.print(
+        f"Push {push_id} cancelled: sent {state.delivered}, cancelled {state.cancelled} "
+        f"(not sent), failed {len(state.failed)}. Push the same file again to send the "
+        "cancelled rows.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(130)
+
+
+pushes_app = typer.Typer(help="Pushes: files of rows sent into Clay tables.", no_args_is_help=True)
+
+
+@pushes_app.command("list")
+def list_pushes(
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20, as_json: JsonFlag = False
+) -> None:
+    """Pushes, newest first, with their rows' counts."""
+    with database() as (_cfg, db), db.read() as conn:
+        rows = [pushes.public(r, pushes.counts(conn, r["id"])) for r in pushes.list_(conn, limit)]
+    if as_json:
+        print_json(rows)
+        return
+    out = table("id", "destination", "status", "rows", "sent", "waiting", "cancelled", "started")
+    for r in rows:
+        by = r["deliveries"]
+        waiting = sum(by.get(s, 0) for s in ("pending", "failed", "in_flight"))
+        out.add_row(
+            r["id"],
+            r["destination"],
+            r["status"],
+            str(r["rows"]),
+            str(by.get("delivered", 0)),
+            str(waiting),
+            str(by.get("cancelled", 0)),
+            when(r["created_at"]),
+        )
+    console.print(out)
+
+
+@pushes_app.command("show")
+def show_push(push_id: str, as_json: JsonFlag = False) -> None:
+    """One push: its file, counts, and its rows by delivery status."""
+    with database() as (_cfg, db), db.read() as conn:
+        shown = pushes.public(pushes.get(conn, push_id), pushes.counts(conn, push_id))
+    if as_json:
+        print_json(shown)
+        return
+    for key, value in shown.items():
+        if key != "deliveries":
+            console.print(f"{key:>12}: {value if value is not None else '-'}", highlight=False)
+    for key, value in sorted(shown["deliveries"].items()):
+        console.print(f"{key:>12}: {value}", highlight=False)
+
+
+@pushes_app.command("cancel")
+def cancel_push(push_id: str, as_json: JsonFlag = False) -> None:
+    """Stop a push's rows not yet sent, whichever process would send them."""
+    with database() as (_cfg, db), db.write() as conn:
+        row, cancelled = pushes.cancel(conn, push_id, clock.now())
+        shown = pushes.public(row, pushes.counts(conn, push_id))
+    if as_json:
+        print_json({**shown, "cancelled_now": cancelled})
+        return
+    sent = shown["deliveries"].get("delivered", 0)
+    console.print(
+        f"Cancelled push {push_id}: {cancelled} rows not sent; {sent} were sent before.",
+        highlight=False,
+    )
 
 
 @requests_app.command("show")

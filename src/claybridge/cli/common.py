@@ -5,15 +5,22 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import orjson
+import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
+from claybridge import config_file
 from claybridge.clock import SystemClock
 from claybridge.config import Settings
-from claybridge.errors import ClaybridgeError
+from claybridge.errors import ClaybridgeError, NotFound
+from claybridge.records import processes
 from claybridge.secretbox import SecretBox, load_key
 from claybridge.storage import migrate
 from claybridge.storage.database import Database
@@ -23,32 +30,115 @@ err_console = Console(stderr=True)
 clock = SystemClock()
 
 
-def settings() -> Settings:
-    """Settings from the environment."""
-    return Settings()
+@dataclass
+class Invocation:
+    """What the top-level options of this invocation said (set by the app callback)."""
+
+    config: Path | None = None
 
 
-def open_db(cfg: Settings) -> Database:
-    """The configured database, created and migrated if needed.
+invocation = Invocation()
 
-    Commands migrate on their own so that a first ``claybridge owners add`` works on a
-    fresh machine; migrating a current database is a no-op.
-    """
+
+def loaded(flags: dict[str, Any] | None = None) -> config_file.Loaded:
+    """Settings from flags, environment, the settings file and defaults (see
+    :mod:`claybridge.config_file`); a refused setting exits with one line."""
+    try:
+        return config_file.load(invocation.config, flags)
+    except config_file.ConfigError as exc:
+        fail(exc)
+
+
+def settings(flags: dict[str, Any] | None = None) -> Settings:
+    """The effective settings of this invocation."""
+    return loaded(flags).settings
+
+
+def database_label(cfg: Settings) -> str:
+    """The database as a person reads it: the SQLite file, or the URL without password."""
     if cfg.is_sqlite:
-        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        return str(sqlite_file(cfg))
+    return sa.make_url(cfg.resolved_database_url).render_as_string(hide_password=True)
+
+
+def sqlite_file(cfg: Settings) -> Path:
+    """The SQLite database file ``cfg`` names."""
+    return Path(sa.make_url(cfg.resolved_database_url).database or "")
+
+
+class NoDatabase(ClaybridgeError):
+    """The configured database does not exist yet, or is not at this version's schema."""
+
+    code = "no_database"
+
+
+def open_db(cfg: Settings, *, create: bool = False) -> Database:
+    """The configured database, at the newest schema.
+
+    Only ``create`` callers (``serve``, ``api``, ``migrate``, ``init``) create or
+    upgrade it; every other command refuses, naming the database it looked for, so a
+    command run with other settings never works on a new, empty database by mistake.
+    """
+    label = database_label(cfg)
+    if cfg.is_sqlite and not create and not sqlite_file(cfg).exists():
+        raise NoDatabase(
+            f"no Claybridge database at {label}: start `claybridge serve` or run "
+            "`claybridge migrate` to create it (`claybridge config show` says where "
+            "the settings come from)"
+        )
+    if cfg.is_sqlite:
+        sqlite_file(cfg).parent.mkdir(parents=True, exist_ok=True)
     db = Database.for_settings(cfg)
-    if not migrate.is_current(db):
+    try:
+        at = migrate.current_revision(db)
+    except sa.exc.OperationalError as exc:
+        db.dispose()
+        raise Unreachable(f"cannot reach the database at {label}: {_first_line(exc)}") from None
+    if at != migrate.head_revision():
+        if not create:
+            db.dispose()
+            what = "has no Claybridge schema" if at is None else f"is at schema {at}"
+            raise NoDatabase(
+                f"the database at {label} {what}; this version needs "
+                f"{migrate.head_revision()}: run `claybridge migrate`"
+            )
         migrate.upgrade(db)
     return db
 
 
+class Unreachable(ClaybridgeError):
+    """The database does not answer."""
+
+    code = "database_unreachable"
+    status_code = 503
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 @contextmanager
 def database() -> Iterator[tuple[Settings, Database]]:
-    """Settings and database for one command; errors become a message and exit 1."""
+    """Settings and database for one command; errors become one line and exit 1.
+
+    The settings' public URL, when none is configured, is the running server's (as it
+    recorded it), so the URLs a command prints are the ones Clay must use.
+    """
     cfg = settings()
-    db = open_db(cfg)
     try:
+        db = open_db(cfg)
+    except ClaybridgeError as exc:
+        fail(exc)
+    try:
+        if cfg.public_url is None:
+            with db.read() as conn:
+                url = processes.server_url(conn)
+            if url:
+                cfg = cfg.model_copy(update={"public_url": url})
         yield cfg, db
+    except NotFound as exc:
+        fail(exc, f" (database: {database_label(cfg)})")
     except ClaybridgeError as exc:
         fail(exc)
     finally:
@@ -60,13 +150,38 @@ def box(cfg: Settings) -> SecretBox:
     return SecretBox(lambda: load_key(cfg.data_dir, cfg.secret_key))
 
 
-def fail(exc: ClaybridgeError) -> NoReturn:
-    """Print a user error (with its code) and exit with status 1."""
+def fail(exc: ClaybridgeError, suffix: str = "") -> NoReturn:
+    """Print a user error (with its code) as one line and exit with status 1."""
     where = f" ({exc.field})" if exc.field else ""
-    err_console.print(f"[red]error[/red] {exc.code}{where}: {exc.message}", highlight=False)
+    line = Text.assemble(("error", "red"), f" {exc.code}{where}: {exc.message}{suffix}")
+    err_console.print(line, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
 def print_json(value: Any) -> None:
     """Write ``value`` as indented JSON to stdout (machine-readable output)."""
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+WHOLE = frozenset({"id", "key", "url", "subject", "destination", "delivery", "event", "push"})
+
+
+def table(*headers: str) -> Table:
+    """A table that never cuts an id, key or URL (those columns are kept whole and the
+    table may run wider than the terminal; other columns wrap)."""
+    out = Table(*headers)
+    for column in out.columns:
+        if str(column.header) in WHOLE:
+            column.no_wrap = True
+            column.overflow = "ignore"
+            column.min_width = None
+        else:
+            column.overflow = "fold"
+    return out
+
+
+def when(value: str | None) -> str:
+    """A timestamp as every table shows it: ISO 8601 in UTC to the second, or -."""
+    if not value:
+        return "-"
+    return value[:19].replace("T", " ") + "Z" if value.endswith("+00:00") else value

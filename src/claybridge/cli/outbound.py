@@ -67,7 +67,8 @@ def _show(
             )
         return
     console.print(f"[bold]{shown['name']}[/bold] ({shown['kind']}) {shown['id']}", highlight=False)
-    for key in ("url", "method", "status", "timeout_seconds", "rate_limit", "concurrency"):
+    keys = ("url", "method", "status", "timeout_seconds", "rate_limit", "concurrency", "alerts")
+    for key in keys:
         console.print(f"  {key}: {shown[key]}", highlight=False)
     circuit = shown["circuit"]
     console.print(
@@ -90,7 +91,9 @@ def _show(
 def create(
     name: Annotated[str, typer.Option("--name", help="Unique name mappings refer to.")],
     url: Annotated[str, typer.Option("--url", help="Where to send (stored encrypted).")],
-    kind: Annotated[str, typer.Option("--kind", help="http or slack.")] = "http",
+    kind: Annotated[
+        str, typer.Option("--kind", help="http, slack, or clay (a Clay table's webhook).")
+    ] = "http",
     method: Annotated[str, typer.Option("--method")] = "POST",
     header: Headers = None,
     template: Annotated[str | None, typer.Option("--template", help="Jinja2 body.")] = None,
@@ -118,6 +121,13 @@ def create(
         str | None, typer.Option("--callback-source", help="clay: the clay-callback source")
     ] = None,
     callback_timeout: Annotated[str | None, typer.Option("--callback-timeout")] = None,
+    submission_limit: Annotated[
+        int | None,
+        typer.Option("--submission-limit", help="clay: rows the webhook takes (Clay: 50,000)."),
+    ] = None,
+    alerts: Annotated[
+        bool, typer.Option("--alerts", help="http/slack: send Claybridge's alerts here too.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a destination: http, slack, or clay (a Clay table webhook; --url is its
@@ -135,6 +145,7 @@ def create(
         "concurrency": concurrency,
         "circuit_threshold": circuit_threshold,
         "circuit_cooldown": circuit_cooldown,
+        "alerts": alerts,
     }
     if retry_schedule:
         data["retry_schedule"] = retry_schedule
@@ -144,6 +155,7 @@ def create(
             "workspace_rate": workspace_rate,
             "callback_source": callback_source,
             "callback_timeout": callback_timeout,
+            "submission_limit": submission_limit,
         }
         data.update(
             auth_header_name=auth_header_name,
@@ -170,6 +182,9 @@ def update(
     rate_limit: Annotated[float | None, typer.Option("--rate-limit")] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency")] = None,
     retry_schedule: Annotated[str | None, typer.Option("--retry-schedule")] = None,
+    alerts: Annotated[
+        bool | None, typer.Option("--alerts/--no-alerts", help="Send alerts here, or stop.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a destination's settings (unchanged secrets stay as stored)."""
@@ -186,6 +201,7 @@ def update(
         "rate_limit": rate_limit,
         "concurrency": concurrency,
         "retry_schedule": retry_schedule,
+        "alerts": alerts,
     }
     changes.update({k: v for k, v in options.items() if v is not None})
     with database() as (cfg, db), db.write() as conn:
@@ -275,9 +291,13 @@ def resume(ref: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
 @app.command("delete")
 def delete(
     ref: Annotated[str, typer.Argument(help="Id or name.")],
-    force: Annotated[bool, typer.Option("--force", help="Drop unsent deliveries too.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Delete even with unsent deliveries, or while in use."),
+    ] = False,
 ) -> None:
-    """Delete a destination and its delivery history."""
+    """Delete a destination and its delivery history (refused while deliveries wait or
+    a mapping or workflow uses it)."""
     with database() as (_cfg, db), db.write() as conn:
         row = destinations.delete(conn, ref, force=force)
     console.print(f"Deleted {row['name']}.")

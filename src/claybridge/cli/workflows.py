@@ -57,10 +57,15 @@ def show(key: str, as_json: JsonFlag = False) -> None:
 
 
 @app.command("delete")
-def delete(key: str) -> None:
-    """Delete a workflow and its runs."""
+def delete(
+    key: str,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete even though a mapping triggers it.")
+    ] = False,
+) -> None:
+    """Delete a workflow and its runs (refused while a mapping triggers it)."""
     with database() as (_cfg, db), db.write() as conn:
-        row = workflows.delete(conn, key)
+        row = workflows.delete(conn, key, force=force)
     console.print(f"Deleted workflow {row['key']}.")
 
 

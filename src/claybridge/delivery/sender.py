@@ -35,6 +35,7 @@ from claybridge.clay.rules import encoded
 from claybridge.delivery.render import RenderError, render
 from claybridge.delivery.ssrf import BlockedAddress, Network, check_literal
 from claybridge.ingest.signatures import sign_standard
+from claybridge.records.alerts import notice_text
 from claybridge.records.clay import Route
 from claybridge.records.destinations import Target
 
@@ -64,10 +65,12 @@ def _looks_json(text: str) -> bool:
 def build_request(target: Target, payload: Any, msg_id: str, timestamp: int) -> Request:
     """The request for ``payload``; raises :class:`RenderError` if the template fails."""
     row = payload if isinstance(payload, dict) else {"value": payload}
+    notice = notice_text(payload)  # an alert: its own text, not the row template
     if target.kind == "slack":
-        body = orjson.dumps({"text": render(target.template or "", row)})
+        text = notice if notice is not None else render(target.template or "", row)
+        body = orjson.dumps({"text": text})
         content_type = JSON
-    elif target.template is None:
+    elif target.template is None or notice is not None:
         body = orjson.dumps(payload)
         content_type = JSON
     else:

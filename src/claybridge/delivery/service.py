@@ -32,6 +32,8 @@ import structlog
 from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
 from claybridge.delivery.worker import Job, Worker
+from claybridge.operations import alerts as alerting
+from claybridge.operations.presence import keep_present
 from claybridge.records import clay, runs
 from claybridge.records.retention import prune
 from claybridge.secretbox import SecretBox, load_key
@@ -85,13 +87,47 @@ def expire_requests(db: Database, now: datetime, _worker: str) -> int:
         for row in expired:
             if row["run_id"]:
                 runs.resume_waiting(conn, row["run_id"], now)
+        if expired:
+            alerting.requests_expired(conn, len(expired), now)
     log.info("pending requests expired", count=len(expired))
     return len(expired)
 
 
+def _watcher(every: float) -> Job:
+    last: list[datetime] = []
+
+    def watch_job(db: Database, now: datetime, _worker: str) -> int:
+        """Look for the causes of alerts (see operations.alerts) every ``every`` s."""
+        if last and (now - last[0]).total_seconds() < every:
+            return 0
+        last[:] = [now]
+        with db.write() as conn:
+            alerting.watch(conn, now)
+        return 0
+
+    return watch_job
+
+
+def report_crash(db: Database, clock: Clock) -> Callable[[BaseException], None]:
+    """What a supervisor calls when its worker crashed: open (or count on) the alert."""
+
+    def crashed(exc: BaseException) -> None:
+        try:
+            with db.write() as conn:
+                alerting.worker_crashed(conn, repr(exc)[:500], clock.now())
+        except sa.exc.SQLAlchemyError:
+            log.exception("cannot record the worker crash as an alert")
+
+    return crashed
+
+
 def build_worker(settings: Settings, db: Database, box: SecretBox, clock: Clock) -> Worker:
     """A worker configured from ``settings``."""
-    jobs: list[Job] = [_runs_job(settings.base_url), expire_requests]
+    jobs: list[Job] = [
+        _runs_job(settings.base_url),
+        expire_requests,
+        _watcher(settings.alert_interval),
+    ]
     if settings.retention_days:
         jobs.append(_pruner(db, settings.retention_days))
     return Worker(
@@ -104,6 +140,7 @@ def build_worker(settings: Settings, db: Database, box: SecretBox, clock: Clock)
         poll_interval=settings.poll_interval,
         allow=settings.allowed_networks,
         jobs=jobs,
+        idle_jobs_every=settings.alert_interval,
     )
 
 
@@ -126,6 +163,7 @@ async def supervise(
     stop: asyncio.Event,
     *,
     on_start: Callable[[Worker], None] = lambda _worker: None,
+    on_crash: Callable[[BaseException], None] = lambda _exc: None,
     report: Supervision | None = None,
     first_pause: float = 1.0,
     max_pause: float = 30.0,
@@ -149,6 +187,7 @@ async def supervise(
                 pause = first_pause
             report.pauses.append(pause)
             log.exception("worker crashed; starting a new one", pause=pause, crashes=report.crashes)
+            await asyncio.to_thread(on_crash, exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), pause)
         pause = min(pause * 2, max_pause)
@@ -157,12 +196,20 @@ async def supervise(
 def run_forever(settings: Settings, db: Database, clock: Clock | None = None) -> None:
     """Run a supervised worker until SIGINT or SIGTERM, then shut it down gracefully."""
     box = SecretBox(lambda: load_key(settings.data_dir, settings.secret_key))
+    clock = clock or SystemClock()
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await supervise(lambda: build_worker(settings, db, box, clock or SystemClock()), stop)
+        present = asyncio.create_task(keep_present(db, clock, "worker", None, stop))
+        await supervise(
+            lambda: build_worker(settings, db, box, clock),
+            stop,
+            on_crash=report_crash(db, clock),
+        )
+        stop.set()
+        await present
 
     asyncio.run(main())

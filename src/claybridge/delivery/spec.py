@@ -64,6 +64,8 @@ class DestinationSpec(BaseModel):
     circuit_threshold: int = Field(default=10, ge=1, le=10_000)
     circuit_cooldown: float = Field(default=60.0, ge=0.1, le=86_400)
     enabled: bool = True
+    # http and slack: alerts are sent here too (see claybridge.operations.alerts)
+    alerts: bool = False
     # kind clay: the first webhook's auth header, and the table's settings
     auth_header_name: str | None = Field(default=None, max_length=100)
     auth_header_value: str | None = Field(default=None, max_length=2000)
@@ -119,6 +121,8 @@ class DestinationSpec(BaseModel):
                     "a clay destination sends the row as JSON: no template, headers or "
                     "signing (use auth_header_name/auth_header_value)"
                 )
+            if self.alerts:
+                raise ValueError("alerts go to an http or slack destination, not a Clay table")
             if self.clay is None:
                 self.clay = ClayOptions()
             return self

@@ -61,7 +61,8 @@ log = structlog.get_logger(__name__)
 # transactions: ``job(db, now, worker_name) -> number of items handled``.
 Job = Callable[[Database, datetime, str], int]
 
-# How often an idle worker (nothing due) still runs its jobs, for their own clocks.
+# How often an idle worker (nothing due) still runs its jobs, for their own clocks
+# (``claybridge serve`` passes the alert interval).
 IDLE_JOBS_EVERY = 30.0
 
 
@@ -87,6 +88,7 @@ class Worker:
         grace: float = 10.0,
         allow: Sequence[Network] = (),
         jobs: Sequence[Job] = (),
+        idle_jobs_every: float = IDLE_JOBS_EVERY,
         error_pause: float = 1.0,
     ) -> None:
         self.db = db
@@ -101,6 +103,7 @@ class Worker:
         self.error_pause = error_pause
         self.allow = tuple(allow)
         self.jobs = tuple(jobs)
+        self.idle_jobs_every = idle_jobs_every
         self._targets: dict[str, tuple[Any, Target]] = {}
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_destination: dict[str, int] = {}  # held (claimed, unsettled) per destination
@@ -166,7 +169,7 @@ class Worker:
         if not self._busy and not await self._anything_due(now):
             # Nothing due: the jobs have nothing to act on either, apart from their own
             # clocks (pruning is hourly), so an idle worker runs them only now and then.
-            if self.jobs and time.monotonic() - self._jobs_at >= IDLE_JOBS_EVERY:
+            if self.jobs and time.monotonic() - self._jobs_at >= self.idle_jobs_every:
                 self._jobs_at = time.monotonic()
                 await asyncio.to_thread(self._run_jobs, now)
             if self._in_flight:

@@ -86,6 +86,35 @@ def add_webhook(
     return row
 
 
+def update_webhook(
+    conn: sa.Connection,
+    webhook_id: str,
+    url: str,
+    *,
+    auth_header_name: str | None,
+    auth_header_value: str | None,
+    submission_limit: int,
+    box: SecretBox,
+) -> None:
+    """Change a webhook's URL (already SSRF-checked), auth header or limit; its count
+    stays. A retired webhook with room under a raised limit is active again."""
+    check_auth_pair(auth_header_name, auth_header_value)
+    row = conn.execute(sa.select(clay_webhooks).where(clay_webhooks.c.id == webhook_id)).one()
+    status = ACTIVE if row.submissions < submission_limit else row.status
+    conn.execute(
+        clay_webhooks.update()
+        .where(clay_webhooks.c.id == webhook_id)
+        .values(
+            url=box.encrypt(url),
+            url_hint=url,
+            auth_header_name=auth_header_name,
+            auth_header_value=box.encrypt(auth_header_value) if auth_header_value else None,
+            submission_limit=submission_limit,
+            status=status,
+        )
+    )
+
+
 def webhooks(conn: sa.Connection, destination_id: str) -> list[dict[str, Any]]:
     """The destination's pool, in order."""
     rows = conn.execute(

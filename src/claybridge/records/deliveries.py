@@ -32,7 +32,8 @@ IN_FLIGHT = "in_flight"
 FAILED = "failed"
 DELIVERED = "delivered"
 DEAD = "dead"
-STATUSES = (PENDING, IN_FLIGHT, FAILED, DELIVERED, DEAD)
+CANCELLED = "cancelled"  # its push was cancelled before it was sent
+STATUSES = (PENDING, IN_FLIGHT, FAILED, DELIVERED, DEAD, CANCELLED)
 WAITING = (PENDING, FAILED)
 UNFINISHED = (PENDING, IN_FLIGHT, FAILED)
 RATE_HORIZON = 1.0  # seconds: claim rate-limited work due this soon, leave the rest queued
@@ -54,6 +55,7 @@ def new_row(
     run_id: str | None = None,
     replay_of: str | None = None,
     request_id: str | None = None,
+    push_id: str | None = None,
 ) -> dict[str, Any]:
     """A pending delivery row, due now."""
     return {
@@ -62,6 +64,7 @@ def new_row(
         "event_id": event_id,
         "run_id": run_id,
         "replay_of": replay_of,
+        "push_id": push_id,
         "request_id": request_id,
         "payload": payload,
         "status": PENDING,

@@ -26,7 +26,7 @@ from claybridge.delivery.ssrf import Network, check_url
 from claybridge.errors import Conflict, InvalidField, NotFound
 from claybridge.ids import new_id
 from claybridge.mapping.model import validated
-from claybridge.records import clay
+from claybridge.records import clay, references
 from claybridge.redact import is_secret_name
 from claybridge.secretbox import MASK, SecretBox
 from claybridge.storage.tables import deliveries, destinations
@@ -113,6 +113,7 @@ def _columns(
         "circuit_threshold": spec.circuit_threshold,
         "circuit_cooldown_seconds": spec.circuit_cooldown,
         "status": ACTIVE if spec.enabled else PAUSED,
+        "alerts": spec.alerts,
         "clay": spec.clay.model_dump() if spec.clay else None,
     }
     return values, shown
@@ -184,6 +185,7 @@ def spec_of(row: dict[str, Any]) -> dict[str, Any]:
         "circuit_threshold": row["circuit_threshold"],
         "circuit_cooldown": row["circuit_cooldown_seconds"],
         "enabled": row["status"] == ACTIVE,
+        "alerts": bool(row["alerts"]),
         **({"clay": row["clay"]} if row["kind"] == "clay" else {}),
     }
 
@@ -209,6 +211,8 @@ def update(
         ).first()
     ):
         raise Conflict(f"a destination named {spec.name!r} already exists", field="name")
+    if spec.name != row["name"]:
+        references.refuse_if_used(conn, references.DESTINATION, row["name"], doing="rename")
     values, shown = _columns(spec, row, box, allow)
     if values["status"] == ACTIVE and row["status"] == PAUSED:
         values.update(_closed_circuit())
@@ -275,10 +279,13 @@ def list_all(conn: sa.Connection) -> list[dict[str, Any]]:
 def delete(conn: sa.Connection, ref: str, *, force: bool = False) -> dict[str, Any]:
     """Delete a destination and its delivery history.
 
-    Refused (409) while it has deliveries still to send, unless ``force``: deleting
-    would drop them, and an acknowledged event's work is not dropped silently.
+    Refused (409) while it has deliveries still to send, or while a mapping or workflow
+    step forwards to it, unless ``force``: deleting would drop that work, and an
+    acknowledged event's work is not dropped silently.
     """
     row = find(conn, ref)
+    if not force:
+        references.refuse_if_used(conn, references.DESTINATION, row["name"])
     waiting = conn.execute(
         sa.select(sa.func.count())
         .select_from(deliveries)
@@ -325,6 +332,7 @@ def public(
         "retry_schedule": row["retry_schedule"] or list(DEFAULT_SCHEDULE),
         "status": row["status"],
         "status_reason": row["status_reason"],
+        "alerts": bool(row["alerts"]),
         "circuit": {
             "state": row["circuit_state"],
             "consecutive_failures": row["consecutive_failures"],

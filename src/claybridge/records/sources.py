@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from claybridge.errors import Conflict, InvalidField, MissingField, NotFound
 from claybridge.ids import new_id
 from claybridge.mapping.model import SourceConfig, parse_config
+from claybridge.records import references
 from claybridge.secretbox import MASK, SecretBox
 from claybridge.secretbox import PREFIX as SECRET_PREFIX
 from claybridge.security import hash_secret, new_source_key, new_source_token
@@ -54,8 +55,17 @@ def config_data(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def display_config(row: dict[str, Any]) -> dict[str, Any]:
-    """The configuration as shown by the API, CLI and export: secrets masked."""
-    data = config_data(row)
+    """The configuration as shown by the API, CLI and export: secrets masked, settings
+    at their defaults left out, in one order whichever database stored it (PostgreSQL's
+    JSONB does not keep key order): events, and each action's fields, by name."""
+    data = parse_config(config_data(row)).model_dump(exclude_defaults=True, exclude_none=True)
+    mappings = data.get("mappings") or {}
+    for actions in mappings.values():
+        for action in actions:
+            if isinstance(action.get("fields"), dict):
+                action["fields"] = dict(sorted(action["fields"].items()))
+    if mappings:
+        data["mappings"] = dict(sorted(mappings.items()))
     signature = data.get("signature")
     if signature and signature.get("secrets"):
         data["signature"] = {**signature, "secrets": [MASK for _ in signature["secrets"]]}
@@ -101,6 +111,7 @@ def set_config(
     """Validate and store a new configuration; :class:`InvalidField` names the bad key."""
     config = parse_config(data)
     row = find(conn, ref)
+    references.check(conn, references.in_config(config))
     values = {"config": _stored(config, row.get("config"), box), "updated_at": now}
     conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
     return {**row, **values}
@@ -131,6 +142,7 @@ def create(
         known = ", ".join(sorted(TEMPLATES))
         raise InvalidField(f"unknown template {template!r}; known: {known}", field="template")
     stored = parse_config(config if config is not None else TEMPLATES[template].config)
+    references.check(conn, references.in_config(stored))
     if conn.execute(sa.select(sources.c.id).where(sources.c.name == clean)).first():
         raise Conflict(f"a source named {clean!r} already exists", field="name")
     token = new_source_token()
@@ -217,7 +229,8 @@ def disconnect(conn: sa.Connection, ref: str, now: datetime) -> dict[str, Any]:
 
 def update(conn: sa.Connection, ref: str, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Rename a source and/or change its routing settings (``event_path``,
-    ``default_event``, ``strict``); the configuration is re-validated whole."""
+    ``default_event``, ``strict``) or its ``idempotency`` section (merged into the
+    stored one); the configuration is re-validated whole."""
     row = find(conn, ref)
     values: dict[str, Any] = {"updated_at": now}
     if "name" in changes:
@@ -233,6 +246,9 @@ def update(conn: sa.Connection, ref: str, changes: dict[str, Any], now: datetime
     routing: dict[str, Any] = {
         k: changes[k] for k in ("event_path", "default_event", "strict") if k in changes
     }
+    if changes.get("idempotency") is not None:
+        stored = config_data(row).get("idempotency") or {}
+        routing["idempotency"] = {**stored, **changes["idempotency"]}
     if routing:
         config: dict[str, Any] = {**config_data(row), **routing}
         values["config"] = parse_config(config).model_dump(exclude_defaults=True, exclude_none=True)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from claybridge.errors import NotFound
 from claybridge.ids import new_id
 from claybridge.mapping.model import validated
+from claybridge.records import references
 from claybridge.storage.tables import workflows
 from claybridge.workflows.model import WorkflowSpec
 
@@ -23,6 +24,7 @@ def save(conn: sa.Connection, data: dict[str, Any], now: datetime) -> tuple[dict
     """Create the workflow, or replace the one with the same key; returns it and whether
     it was created."""
     spec = validate(data)
+    references.check(conn, references.in_steps(spec))
     existing = conn.execute(sa.select(workflows).where(workflows.c.key == spec.key)).first()
     values = {
         "name": spec.name or spec.key,
@@ -53,9 +55,12 @@ def list_all(conn: sa.Connection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(sa.select(workflows).order_by(workflows.c.key))]
 
 
-def delete(conn: sa.Connection, ref: str) -> dict[str, Any]:
-    """Delete a workflow and its runs."""
+def delete(conn: sa.Connection, ref: str, *, force: bool = False) -> dict[str, Any]:
+    """Delete a workflow and its runs; refused (409 ``workflow_in_use``) while a mapping
+    triggers it, unless ``force``."""
     row = find(conn, ref)
+    if not force:
+        references.refuse_if_used(conn, references.WORKFLOW, row["key"])
     conn.execute(workflows.delete().where(workflows.c.id == row["id"]))
     return row
 
@@ -67,7 +72,11 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
         "key": row["key"],
         "name": row["name"],
         "description": row["description"],
-        "steps": row["steps"],
+        # In the spec's key order, whichever database stored them (JSONB reorders keys).
+        "steps": [
+            s.model_dump(exclude_none=True)
+            for s in validate({"key": row["key"], "steps": row["steps"]}).steps
+        ],
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
     }

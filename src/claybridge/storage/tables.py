@@ -213,6 +213,8 @@ destinations = sa.Table(
     sa.Column("probe_at", UTCDateTime(), nullable=True),
     # kind clay: workspace rate limit, payload limit, callbacks (see delivery.spec)
     sa.Column("clay", json_type(), nullable=True),
+    # Alerts are sent here too (through the delivery queue) when true.
+    sa.Column("alerts", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
@@ -230,12 +232,14 @@ deliveries = sa.Table(
     # Where it came from (plain ids: the event log may be pruned before the delivery).
     sa.Column("event_id", ID, nullable=True, index=True),
     sa.Column("run_id", ID, nullable=True, index=True),
-    sa.Column("replay_of", ID, nullable=True),
+    sa.Column("replay_of", ID, nullable=True, index=True),
+    # The `claybridge push` this row belongs to (cancelling the push cancels it).
+    sa.Column("push_id", ID, nullable=True, index=True),
     # kind clay: the row's request id (never submitted twice once Clay accepted it)
     sa.Column("request_id", sa.String(255), nullable=True),
     # The row (JSON) the destination's template renders.
     sa.Column("payload", json_type(), nullable=False),
-    # pending | in_flight | failed (a retry is due later) | delivered | dead
+    # pending | in_flight | failed (a retry is due later) | delivered | dead | cancelled
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer(), nullable=False),
     sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
@@ -393,4 +397,71 @@ pending_requests = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("completed_at", UTCDateTime(), nullable=True),
     sa.Index("ix_pending_requests_status_expires_at", "status", "expires_at"),
+)
+
+
+# Running Claybridge processes (serve, api, worker, push): what `status` reports, and
+# where the CLI learns the server's public URL.
+processes = sa.Table(
+    "processes",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    # serve | api | worker | push
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("public_url", sa.String(2000), nullable=True),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("seen_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("stopped_at", UTCDateTime(), nullable=True),
+)
+
+# `claybridge push` runs: a file of rows sent into one Clay destination.
+pushes = sa.Table(
+    "pushes",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "destination_id", ID, sa.ForeignKey("destinations.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("file", sa.String(2000), nullable=False),
+    sa.Column("rows", sa.Integer(), nullable=False),
+    sa.Column("queued", sa.Integer(), nullable=False),
+    sa.Column("skipped", sa.Integer(), nullable=False),
+    sa.Column("bad", sa.Integer(), nullable=False),
+    # running | finished | cancelled
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+)
+
+# Alerts: one row per cause while it is open or acknowledged (see records.alerts).
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    # The cause: kind plus subject (a destination, a webhook, a source…)
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("message", sa.Text(), nullable=False),
+    # open | acknowledged | resolved
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("count", sa.Integer(), nullable=False),
+    sa.Column("first_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("acknowledged_at", UTCDateTime(), nullable=True),
+    sa.Column("resolved_at", UTCDateTime(), nullable=True),
+    # How it was resolved: "auto" (the cause cleared) or who resolved it.
+    sa.Column("resolved_by", sa.String(200), nullable=True),
+    sa.Index("ix_alerts_status_last_seen_at", "status", "last_seen_at"),
+    # One unresolved alert per cause: a repeat counts on the open one.
+    sa.Index(
+        "uq_alerts_unresolved_cause",
+        "kind",
+        "subject",
+        unique=True,
+        sqlite_where=sa.text("status <> 'resolved'"),
+        postgresql_where=sa.text("status <> 'resolved'"),
+    ),
 )

@@ -32,7 +32,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from claybridge.records import deliveries, delivery_log, runs
+from claybridge.operations.alerts import KINDS
+from claybridge.records import alerts, deliveries, delivery_log, runs
 from claybridge.state import AppState
 from claybridge.storage.tables import (
     clay_webhooks,
@@ -52,6 +53,17 @@ class DatabaseCollector(Collector):
 
     def __init__(self, state: AppState) -> None:
         self.state = state
+
+    @staticmethod
+    def _alerts(conn: sa.Connection) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "claybridge_alerts", "Unresolved alerts by kind and status", labels=["kind", "status"]
+        )
+        found = alerts.counts(conn)
+        for kind in KINDS:
+            for status in alerts.UNRESOLVED:
+                family.add_metric([kind, status], found.get((kind, status), 0))
+        return family
 
     def collect(self) -> Iterator[Any]:
         now = self.state.clock.now()
@@ -102,6 +114,7 @@ class DatabaseCollector(Collector):
                 circuit.add_metric([name], 1.0 if state == "open" else 0.0)
             yield circuit
             yield from self._clay(conn)
+            yield self._alerts(conn)
         committer = self.state.committer
         yield CounterMetricFamily(
             "claybridge_ingest_commit_batches",

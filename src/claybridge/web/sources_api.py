@@ -24,6 +24,7 @@ class SourceUpdate(BaseModel):
     event_path: str | None = None
     default_event: str | None = None
     strict: bool | None = None
+    idempotency: dict[str, Any] | None = None
 
 
 class DryRun(BaseModel):
@@ -39,7 +40,8 @@ def _public(state: Any, row: dict[str, Any]) -> dict[str, Any]:
 
 @router.patch("/{ref}")
 def update_source(ref: str, body: SourceUpdate, state: State) -> dict[str, Any]:
-    """Rename a source or change how it finds event names."""
+    """Rename a source, change how it finds event names, or how it recognises repeats
+    (``idempotency``: mode, key_path, window_seconds)."""
     with state.db.write() as conn:
         row = sources.update(conn, ref, body.model_dump(exclude_unset=True), state.clock.now())
     return _public(state, row)

@@ -48,10 +48,11 @@ def put_workflow(key: str, body: dict[str, Any], state: State) -> JSONResponse:
 
 
 @router.delete("/workflows/{key}")
-def delete_workflow(key: str, state: State) -> dict[str, Any]:
-    """Delete a workflow and its runs (deliveries they queued stay)."""
+def delete_workflow(key: str, state: State, force: bool = False) -> dict[str, Any]:
+    """Delete a workflow and its runs (deliveries they queued stay); refused with 409
+    ``workflow_in_use`` while a mapping triggers it, unless ``force``."""
     with state.db.write() as conn:
-        row = workflows.delete(conn, key)
+        row = workflows.delete(conn, key, force=force)
     return {"ok": True, "deleted": row["id"]}
 
 

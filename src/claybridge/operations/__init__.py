@@ -1,0 +1,1 @@
+"""Running Claybridge: process presence, alerts, and the status report."""
