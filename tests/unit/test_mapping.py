@@ -330,3 +330,38 @@ def test_common_conditions_compile_to_closures() -> None:
     assert compile_condition("'x' in body.a or body.b is None").closure is not None
     assert compile_condition("len(body) > 2").closure is None
     assert compile_condition("body.a * 2 > 1").closure is None
+
+
+HOT = compile_config(
+    parse_config(
+        {
+            "default_event": "e",
+            "mappings": {"e": [{"kind": "identify_person", "when": "body.icp_score >= 80"}]},
+        }
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("score", "status", "reason"),
+    [
+        (None, "skipped", "icp_score is empty, so condition 'body.icp_score >= 80' is not met"),
+        ("", "skipped", "icp_score is empty, so condition"),
+        ("high", "skipped", "icp_score 'high' is not a number, so condition"),
+        ("85%", "apply", None),
+        ("85.5 %", "apply", None),
+        ("79%", "skipped", "condition 'body.icp_score >= 80' is false"),
+    ],
+)
+def test_skip_reasons_in_plain_words_and_percent_cells(
+    score: str | None, status: str, reason: str | None
+) -> None:
+    """A skipped condition says why in the row's words; a percent cell compares as a number."""
+    body = {"email": "a@b.co"} if score is None else {"email": "a@b.co", "icp_score": score}
+    planned = plan_event(HOT, _event(body)).actions[0]
+    assert planned.status == status
+    if reason is None:
+        assert planned.reason is None
+    else:
+        assert planned.reason is not None
+        assert planned.reason.startswith(reason)

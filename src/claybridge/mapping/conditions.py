@@ -12,8 +12,10 @@ Rules (documented in README):
   A missing key reads as ``None`` (so ``body.email`` alone tests presence).
 * Values are the coerced ones: a top-level body field the action declares with a type
   is seen with that type; any other string that is a plain number (``"87"``,
-  ``"-1.5"``) is seen as a number, and ``""`` as ``None``, because Clay sends every
-  cell as a string.
+  ``"-1.5"``) or a percentage (``"85%"``, read as 85 like the ``percent`` type) is
+  seen as a number, and ``""`` as ``None``, because Clay sends every cell as a string.
+* A condition that cannot be evaluated says why in the words of the row
+  (``icp_score is empty``, ``icp_score 'high' is not a number``): see :func:`explain`.
 * Functions: ``len``, ``lower``, ``upper``, ``int``, ``float``, ``str``.
 * A condition is checked when the configuration is saved: it must parse, and may use
   only those names and functions. At request time an evaluation error (comparing text
@@ -52,6 +54,7 @@ FUNCTIONS: dict[str, Any] = {
 }
 _CONSTANTS = {"True", "False", "None", "true", "false", "null"}
 _PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_PERCENT = re.compile(r"^(-?\d+(\.\d+)?)\s*%$")
 MAX_LENGTH = 1000
 
 
@@ -102,6 +105,10 @@ def _convert(value: Any) -> Any:
             return None
         if _PLAIN_NUMBER.match(text):
             return float(text) if "." in text else int(text)
+        percent = _PERCENT.match(text) if text[-1] == "%" else None
+        if percent:  # Clay's percent cells: "85%" is 85, as the percent type reads it
+            number = percent.group(1)
+            return float(number) if "." in number else int(number)
         return value
     if isinstance(value, dict):  # JSON objects (not Mapping: an ABC check costs more)
         return View(value)
@@ -245,7 +252,43 @@ class Condition:
             evaluator.names = names
             return bool(evaluator.eval(self.source, previously_parsed=self.tree)), None
         except Exception as exc:  # simpleeval raises many kinds; all mean "not true"
+            why = explain(self.tree, names)
+            if why is not None:
+                return False, f"{why}, so condition {self.source!r} is not met"
             return False, f"condition {self.source!r} could not be evaluated: {exc}"
+
+
+def _label(node: ast.AST) -> str:
+    """How a row value is named to a person: ``body.icp_score`` is ``icp_score``."""
+    text = ast.unparse(node)
+    for prefix in ("body.", "event."):
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text
+
+
+def explain(tree: Any, names: dict[str, Any]) -> str | None:
+    """Why a comparison failed, in plain words: the first operand of a comparison with a
+    number that is empty or not a number (``None`` when that is not the reason). Only
+    runs when a condition has failed, so it may evaluate operands again."""
+    evaluator = _evaluator()
+    evaluator.names = names
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        try:
+            values = [evaluator.eval(ast.unparse(operand)) for operand in operands]
+        except Exception:  # noqa: S112 - an operand that fails itself explains nothing here
+            continue
+        if not any(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            continue
+        for operand, value in zip(operands, values, strict=True):
+            if value is None:
+                return f"{_label(operand)} is empty"
+            if isinstance(value, str):
+                return f"{_label(operand)} {value!r} is not a number"
+    return None
 
 
 def compile_condition(source: str, names: tuple[str, ...] = NAMES) -> Condition:
