@@ -337,3 +337,61 @@ def test_dead_notices_do_not_count_delivered_replays(db: Database) -> None:
         )
         alerting.watch(conn, now())
     assert _unresolved(db)[("delivery_dead", dest)]["count"] == 1
+
+
+def test_a_retired_webhook_is_logged_once(db: Database) -> None:
+    """Several batches reporting the same full webhook retire it once, with one warning."""
+    from structlog.testing import capture_logs
+
+    from claybridge.records import clay
+
+    table = _dest(db, "leads", kind="clay", clay={})
+    with db.write() as conn:
+        conn.execute(
+            clay_webhooks.insert().values(
+                id="wh_1",
+                destination_id=table,
+                position=1,
+                url="x",
+                url_hint="x",
+                submissions=10,
+                submission_limit=10,
+                status="active",
+                created_at=now(),
+            )
+        )
+    with capture_logs() as logs, db.write() as conn:
+        for _ in range(3):
+            clay.mark_exhausted(conn, "wh_1", now(), name="leads")
+    assert [entry["event"] for entry in logs] == [
+        "Clay webhook exhausted: moving to the next webhook of the pool"
+    ]
+
+
+def test_the_console_overview_lists_alerts_to_ack_and_resolve(
+    admin_ui: httpx.Client, server: LiveServer, db: Database
+) -> None:
+    """The overview shows unresolved alerts (escaped); an admin acknowledges and resolves
+    them with the session's CSRF token; a viewer cannot."""
+    from tests.integration.conftest import console_session, csrf_of
+
+    with db.write() as conn:
+        alert = alerting.report(conn, "delivery_dead", "dst_x", "2 deliveries to <b>crm</b>", now())
+    page = admin_ui.get("/ui/overview").text
+    assert "2 deliveries to &lt;b&gt;crm&lt;/b&gt;" in page
+    token = csrf_of(page)
+    with console_session(server, db, role="viewer") as viewer:
+        refused = viewer.post(
+            f"/ui/alerts/{alert['id']}/acknowledge",
+            data={"csrf_token": csrf_of(viewer.get("/ui/overview").text)},
+        )
+        assert refused.status_code == 403
+    assert admin_ui.post(f"/ui/alerts/{alert['id']}/acknowledge").status_code == 403  # no CSRF
+    acked = admin_ui.post(f"/ui/alerts/{alert['id']}/acknowledge", data={"csrf_token": token})
+    assert acked.status_code == 303
+    with db.read() as conn:
+        assert alerts.get(conn, alert["id"])["status"] == "acknowledged"
+    admin_ui.post(f"/ui/alerts/{alert['id']}/resolve", data={"csrf_token": token})
+    with db.read() as conn:
+        assert alerts.get(conn, alert["id"])["resolved_by"] == "console (admin)"
+    assert "&lt;b&gt;crm" not in admin_ui.get("/ui/overview").text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from claybridge.clay import ClayWebhookExhaustedError, SyncClayClient
 from claybridge.clay.imitation import ImitationConfig, serve_in_thread
@@ -43,3 +44,21 @@ def test_sdk_against_the_imitation() -> None:
     assert imitation.state.submissions == 6
     assert imitation.state.rejected.get(429, 0) >= 1  # the SDK's limiter was off: Clay paced it
     assert all(isinstance(e, ClayWebhookExhaustedError) for _, e in result.errors)
+
+
+def test_other_paths_are_404_and_enrichment_fails_clearly() -> None:
+    """Only the webhook path takes rows: an enrichment call pointed at the imitation
+    fails with the 404 and records nothing."""
+    from claybridge.clay import ClayWebhookError
+
+    with serve_in_thread(ImitationConfig()) as (imitation, url):
+        base = url.rsplit("/", 1)[0]
+        missing = httpx.post(f"{base}/v1/people/enrich", json={"email": "a@b.co"})
+        assert missing.status_code == 404
+        assert "this imitates a Clay table webhook" in missing.json()["message"]
+        assert httpx.get(f"{base}/nope").status_code == 404
+        clay = SyncClayClient(webhook_url=url, api_key="k", base_url=base)
+        with pytest.raises(ClayWebhookError, match="Clay answered 404"):
+            clay.enrich_person("a@b.co")
+        assert imitation.state.submissions == 0
+        assert httpx.post(f"{base}/v3/sources/webhook/t-1", json={"a": 1}).status_code == 200

@@ -10,7 +10,9 @@ What it does, like a Clay table (figures are Clay's, configurable):
 * counts accepted submissions and stops at the webhook's limit (50,000 for Clay; set it
   low to test): 403 ``webhook_limit_reached``, for good, as Clay does (deleting rows does
   not reset it);
-* records every accepted row (``GET /rows``, ``GET /stats``);
+* records every accepted row (``GET /rows``, ``GET /stats``); any other path is 404, so
+  a client pointed at the wrong URL (an enrichment call) fails instead of being
+  recorded as a row;
 * optionally behaves like a table whose last HTTP API column sends the enriched row back:
   after ``callback_delay`` seconds it POSTs ``{...row, "enriched": {...}}`` to the row's
   ``callback_url`` with ``Authorization: Bearer <callback_token>``. Callbacks only go to
@@ -107,6 +109,12 @@ def _loopback(url: str) -> bool:
         return host == "localhost"
 
 
+def _is_webhook(path: str) -> bool:
+    """``/webhook`` (what ``serve_in_thread`` and ``clay imitate`` print), or a path
+    shaped like a real table webhook's (``/v3/sources/webhook/<name>``)."""
+    return path == "/webhook" or path.startswith(("/webhook/", "/v3/sources/webhook/"))
+
+
 class ClayTableImitation:
     """The ASGI app (see the module docstring)."""
 
@@ -145,11 +153,25 @@ class ClayTableImitation:
         return status, {"error": code, "message": message}, []
 
     def _handle(self, scope: Any, body: bytes) -> tuple[int, Any, list[Any]]:
-        if scope["method"] == "GET":
+        path, method = scope["path"], scope["method"]
+        if method == "GET" and path in ("/rows", "/webhook/rows"):
             with self._lock:
-                if scope["path"].endswith("/rows"):
-                    return 200, {"rows": list(self.state.rows)}, []
+                return 200, {"rows": list(self.state.rows)}, []
+        if method == "GET" and path in ("/stats", "/webhook/stats", "/webhook", "/"):
+            with self._lock:
                 return 200, self.stats(), []
+        if method != "POST" or not _is_webhook(path):
+            # Like Clay: only the table's webhook takes rows. An enrichment call (an SDK
+            # pointed here) must fail, not be recorded as a row.
+            return (
+                404,
+                {
+                    "error": "not_found",
+                    "message": f"no {method} {path} here: this imitates a Clay table webhook "
+                    "(POST rows to /webhook; GET /rows, /stats)",
+                },
+                [],
+            )
         cfg = self.config
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         if cfg.auth_value is not None and headers.get(cfg.auth_header.lower()) != cfg.auth_value:

@@ -250,16 +250,19 @@ def record_accepted(
 
 
 def mark_exhausted(conn: sa.Connection, webhook_id: str, now: datetime, *, name: str = "") -> None:
-    """Retire a webhook for good; the next one in the pool takes over (logged)."""
-    conn.execute(
+    """Retire a webhook for good; the next one in the pool takes over. Logged once: the
+    batches in flight when Clay said "full" each report it, but only the first retires."""
+    retired = conn.execute(
         clay_webhooks.update()
-        .where(clay_webhooks.c.id == webhook_id)
+        .where(clay_webhooks.c.id == webhook_id, clay_webhooks.c.status == ACTIVE)
         .values(
             status=EXHAUSTED,
             exhausted_at=now,
             warned_at=sa.func.coalesce(clay_webhooks.c.warned_at, now),
         )
-    )
+    ).rowcount
+    if not retired:
+        return
     log.warning(
         "Clay webhook exhausted: moving to the next webhook of the pool",
         destination=name,

@@ -1,6 +1,7 @@
 """The console's overview: rows accepted and rejected per source over the last 24 h
-(server-rendered SVG bars), the queue, dead deliveries, open circuits, Clay webhooks near
-their limit, pending callbacks and waiting runs."""
+(server-rendered SVG bars), unresolved alerts (acknowledge, resolve), the queue, dead
+deliveries, open circuits, Clay webhooks near their limit, pending callbacks and waiting
+runs."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from claybridge.records import clay, delivery_log, destinations, events, runs, sources
+from claybridge.errors import NotFound
+from claybridge.records import alerts, clay, delivery_log, destinations, events, runs, sources
 from claybridge.web.console.pages import User, render
+from claybridge.web.console.session import checked_form
 from claybridge.web.deps import State
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 HOURS = 24
 BAR = 22  # px per hour
 HEIGHT = 90  # px of the tallest bar
+ALERTS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ def overview(request: Request, user: User, state: State) -> HTMLResponse:
         near = clay.near_limit(conn)
         pending = clay.pending_count(conn)
         run_counts = runs.counts(conn)
+        open_alerts = [alerts.public(a) for a in alerts.list_(conn, "unresolved", ALERTS_SHOWN)]
     return render(
         request,
         "overview.html",
@@ -100,4 +105,21 @@ def overview(request: Request, user: User, state: State) -> HTMLResponse:
         near=near,
         pending=pending,
         waiting=run_counts.get(runs.WAITING, 0),
+        alerts=open_alerts,
     )
+
+
+@router.post("/alerts/{alert_id}/{action}")
+async def change_alert(
+    request: Request, alert_id: str, action: str, user: User, state: State
+) -> Response:
+    """Acknowledge or resolve an alert from the overview."""
+    await checked_form(request, user)
+    with state.db.write() as conn:
+        if action == "acknowledge":
+            alerts.acknowledge(conn, alert_id, state.clock.now())
+        elif action == "resolve":
+            alerts.resolve(conn, alert_id, state.clock.now(), f"console ({user.role})")
+        else:
+            raise NotFound(f"no alert action {action!r}")
+    return RedirectResponse("/ui/overview", status_code=303)
