@@ -104,6 +104,8 @@ def test_settings_file_and_precedence(tmp_path: Path) -> None:
     assert flagged["settings"]["host"]["value"] == "::1"
     text = _run(env, tmp_path, "config", "show").stdout
     assert f"settings file: {path} (found by user file)" in text
+    assert "environment (CLAYBRIDGE_PORT)" in text
+    assert "hunter2" not in text
 
 
 def test_refused_settings_are_one_line(tmp_path: Path) -> None:
@@ -194,3 +196,34 @@ def test_commands_print_the_servers_url_and_status_sees_it(
     assert {"queue_depth", "dead_deliveries", "open_alerts"} <= status.keys()
     text = _run(env, tmp_path, "status").stdout
     assert "does not answer" in text  # the server has stopped
+
+
+def test_narrow_tables_keep_ids_keys_and_urls_whole(tmp_path: Path) -> None:
+    """In a 60-column terminal, list tables still show every id, key and URL whole, so
+    one can be copied from `list` into `show`; --json lists the same."""
+    env = _env(tmp_path / "home", COLUMNS="60", CLAYBRIDGE_PUBLIC_URL="https://hooks.example.test")
+    _run(env, tmp_path, "migrate")
+    made = json.loads(_run(env, tmp_path, "sources", "create", "--name", "A", "--json").stdout)
+    listing = _run(env, tmp_path, "sources", "list").stdout
+    assert made["key"] in listing
+    assert made["url"] in listing
+    key = json.loads(_run(env, tmp_path, "api-keys", "create", "--name", "ops", "--json").stdout)
+    assert key["id"] in _run(env, tmp_path, "api-keys", "list").stdout
+    listed = json.loads(_run(env, tmp_path, "api-keys", "list", "--json").stdout)
+    assert [k["id"] for k in listed] == [key["id"]]
+    assert "key" not in listed[0]
+
+
+def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    """A missing file given to push, apply, owners import or workflows save is one line."""
+    env = _env(tmp_path / "home")
+    _run(env, tmp_path, "migrate")
+    for args in (
+        ("push", "nope.csv", "--to", "t"),
+        ("apply", "-f", "nope.yaml"),
+        ("owners", "import", "nope.csv"),
+        ("workflows", "save", "nope.yaml"),
+    ):
+        done = _run(env, tmp_path, *args, code=1)
+        assert done.stderr.startswith("error file_unreadable (file): nope."), done.stderr
+        assert done.stderr.count("\n") == 1

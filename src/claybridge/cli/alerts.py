@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from claybridge.cli.common import clock, console, database, print_json, table, when
+from claybridge.cli.common import clock, console, database, print_json, print_table, table, when
 from claybridge.records import alerts
 
 app = typer.Typer(
@@ -41,7 +41,7 @@ def list_(
         out.add_row(
             r["id"], r["status"], r["kind"], str(r["count"]), when(r["last_seen_at"]), r["message"]
         )
-    console.print(out)
+    print_table(out)
 
 
 @app.command()

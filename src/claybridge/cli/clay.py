@@ -7,7 +7,7 @@ import contextlib
 import signal
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TextIO, cast
 
 import typer
 from rich.progress import (
@@ -21,9 +21,21 @@ from rich.progress import (
 
 from claybridge.clay import push as pushing
 from claybridge.clay.rows_file import read_rows
-from claybridge.cli.common import box, clock, console, database, print_json, table, when
+from claybridge.cli.common import (
+    ConsoleSink,
+    box,
+    clock,
+    console,
+    database,
+    print_json,
+    print_table,
+    read_text,
+    table,
+    when,
+)
 from claybridge.delivery.service import build_worker
 from claybridge.delivery.worker import Worker
+from claybridge.logging import configure
 from claybridge.records import clay, destinations, pushes
 from claybridge.storage.database import Database
 
@@ -33,7 +45,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def push(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSONL.")],
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="CSV or JSONL.")],
     to: Annotated[str, typer.Option("--to", help="The Clay destination (name or id).")],
     request_id_column: Annotated[
         str | None,
@@ -48,6 +60,7 @@ def push(
 ) -> None:
     """Push a file's rows into a Clay table: rate-limited, resumable, skipping rows Clay
     already accepted; bad rows are reported by line and do not stop the rest."""
+    read_text(file)  # a missing file is one line of error before anything else
     with database() as (cfg, db):
         with db.read() as conn:
             dest = destinations.find(conn, to)
@@ -69,6 +82,7 @@ def push(
         except KeyboardInterrupt:
             _cancel(db, push_id)
             _cancelled(push_id, pushing.progress(db, plan))
+        configure(cfg.log_level, "console", sink=cast(TextIO, ConsoleSink(console)))
         worker = build_worker(cfg, db, box(cfg), clock)
         state, stopped = asyncio.run(_follow(db, worker, plan, dest["name"], total))
     if stopped:
@@ -174,7 +188,7 @@ def list_pushes(
             str(by.get("cancelled", 0)),
             when(r["created_at"]),
         )
-    console.print(out)
+    print_table(out)
 
 
 @pushes_app.command("show")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -13,6 +15,7 @@ import orjson
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -158,30 +161,67 @@ def fail(exc: ClaybridgeError, suffix: str = "") -> NoReturn:
     raise typer.Exit(1)
 
 
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """A file's text; a missing or unreadable file is one line of error and exit 1."""
+    try:
+        return path.read_text(encoding=encoding)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        fail(ClaybridgeError(f"{path}: {reason}", code="file_unreadable", field="file"))
+
+
 def print_json(value: Any) -> None:
     """Write ``value`` as indented JSON to stdout (machine-readable output)."""
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-WHOLE = frozenset({"id", "key", "url", "subject", "destination", "delivery", "event", "push"})
+# Columns a user copies from (into `show`, a URL bar, Clay): never wrapped or cut.
+FOLD_AT = 60
+WHOLE = frozenset(
+    {"id", "key", "url", "name", "email", "domain", "destination", "workflow", "prefix"}
+)
 
 
 def table(*headers: str) -> Table:
-    """A table that never cuts an id, key or URL (those columns are kept whole and the
-    table may run wider than the terminal; other columns wrap)."""
+    """A table for :func:`print_table`: ids, keys, URLs and names are kept whole; other
+    columns fold at :data:`FOLD_AT` characters (folded, never cut)."""
     out = Table(*headers)
     for column in out.columns:
-        if str(column.header) in WHOLE:
-            column.no_wrap = True
-            column.overflow = "ignore"
-            column.min_width = None
-        else:
+        if str(column.header) not in WHOLE:
+            column.max_width = FOLD_AT
             column.overflow = "fold"
     return out
 
 
-def when(value: str | None) -> str:
-    """A timestamp as every table shows it: ISO 8601 in UTC to the second, or -."""
+def print_table(out: Table) -> None:
+    """Print ``out`` at its natural width, even wider than the terminal, so that no id,
+    key or URL is ever cut (a terminal wraps the long lines; a pipe gets them whole)."""
+    needed = Measurement.get(console, console.options.update(width=100_000), out).maximum
+    target = console if needed <= console.width else Console(width=needed, highlight=False)
+    target.print(out)
+
+
+def when(value: str | datetime | None) -> str:
+    """A time as every table shows it: ISO 8601 in UTC to the second (``…T20:33:22Z``),
+    the form the logs use too; ``-`` for none."""
     if not value:
         return "-"
-    return value[:19].replace("T", " ") + "Z" if value.endswith("+00:00") else value
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ConsoleSink(io.TextIOBase):
+    """A text stream that prints whole lines through a Rich console (above a live
+    progress bar, when one is showing)."""
+
+    def __init__(self, target: Console) -> None:
+        self.target = target
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        """Buffer ``text``; print each completed line."""
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.target.print(line, markup=False, highlight=False, soft_wrap=True)
+        return len(text)

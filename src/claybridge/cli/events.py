@@ -6,9 +6,8 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.table import Table
 
-from claybridge.cli.common import console, database, print_json
+from claybridge.cli.common import console, database, print_json, print_table, table, when
 from claybridge.errors import InvalidField
 from claybridge.records import customers as customer_records
 from claybridge.records import events as records
@@ -43,18 +42,18 @@ def list_(
     if as_json:
         print_json({"data": rows, "next_cursor": page.next_cursor})
         return
-    table = Table("id", "received (UTC)", "source", "status", "code", "error")
+    out = table("id", "received (UTC)", "source", "status", "code", "error")
     for r in rows:
         err = r["error"]
-        table.add_row(
+        out.add_row(
             r["id"],
-            r["received_at"][:19],
+            when(r["received_at"]),
             r["source_name"] or "",
             r["status"],
             str(r["status_code"]),
             f"{err['code']}: {err['message']}" if err else "",
         )
-    console.print(table)
+    print_table(out)
     if page.next_cursor:
         console.print(f"more: --cursor {page.next_cursor}")
 
@@ -112,10 +111,10 @@ def customers_list(
     if as_json:
         print_json({"data": rows, "next_cursor": page.next_cursor})
         return
-    table = Table("domain", "name", "owner", "stage", "arr", "renewal")
+    out = table("domain", "name", "owner", "stage", "arr", "renewal")
     for r in rows:
         owner = r["owner"]["name"] if r["owner"] else ""
-        table.add_row(
+        out.add_row(
             r["domain"],
             r["name"],
             owner,
@@ -123,7 +122,7 @@ def customers_list(
             "" if r["arr"] is None else f"{r['arr']:,.2f}",
             str(r["renewal_date"] or ""),
         )
-    console.print(table)
+    print_table(out)
 
 
 @customers_app.command("show")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from claybridge.cli.common import clock, console, database, print_json
+from claybridge.cli.common import clock, console, database, print_json, print_table, table, when
 from claybridge.records import api_keys as records
 from claybridge.records import console as console_records
 
@@ -34,21 +33,24 @@ def create(
 
 
 @app.command("list")
-def list_() -> None:
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List keys (never the secrets)."""
     with database() as (_cfg, db), db.read() as conn:
         rows = records.list_all(conn)
-    table = Table("id", "name", "role", "prefix", "created", "revoked")
+    if as_json:
+        print_json([records.public(r) for r in rows])
+        return
+    out = table("id", "name", "role", "prefix", "created", "revoked")
     for r in rows:
-        table.add_row(
+        out.add_row(
             r["id"],
             r["name"],
             r["role"],
             f"cbk_{r['prefix']}_…",
-            r["created_at"].isoformat()[:19],
-            r["revoked_at"].isoformat()[:19] if r["revoked_at"] else "",
+            when(r["created_at"]),
+            when(r["revoked_at"]),
         )
-    console.print(table)
+    print_table(out)
 
 
 @app.command()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from claybridge import config_file
 from claybridge.cli.common import (
@@ -17,7 +17,9 @@ from claybridge.cli.common import (
     loaded,
     open_db,
     print_json,
+    print_table,
     sqlite_file,
+    table,
 )
 from claybridge.errors import ClaybridgeError
 from claybridge.operations import status as report
@@ -48,10 +50,18 @@ def show(as_json: JsonFlag = False) -> None:
     else:
         looked = ", ".join(str(p) for p in found.searched)
         console.print(f"settings file: none (looked for {looked})", highlight=False)
-    table = Table("setting", "value", "from")
+    out = table("setting", "value", "from")
     for name, value, origin in rows:
-        table.add_row(name, value, origin)
-    console.print(table, soft_wrap=True)
+        out.add_row(name, value, origin)
+    print_table(out)
+
+
+@config_app.command("reference")
+def reference() -> None:
+    """Print every setting with its variable, default and meaning (markdown)."""
+    from claybridge.settings_reference import render
+
+    sys.stdout.write(render() + "\n")
 
 
 PublicUrl = Annotated[

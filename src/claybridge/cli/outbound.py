@@ -9,9 +9,17 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.table import Table
 
-from claybridge.cli.common import box, clock, console, database, print_json
+from claybridge.cli.common import (
+    box,
+    clock,
+    console,
+    database,
+    print_json,
+    print_table,
+    read_text,
+    table,
+)
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
 from claybridge.records import clay, deliveries, delivery_log, destinations
@@ -44,7 +52,7 @@ def _headers(items: list[str] | None) -> dict[str, str]:
 
 def _template(text: str | None, file: Path | None) -> str | None:
     if file is not None:
-        return file.read_text()
+        return read_text(file)
     return text
 
 
@@ -97,7 +105,7 @@ def create(
     method: Annotated[str, typer.Option("--method")] = "POST",
     header: Headers = None,
     template: Annotated[str | None, typer.Option("--template", help="Jinja2 body.")] = None,
-    template_file: Annotated[Path | None, typer.Option("--template-file", exists=True)] = None,
+    template_file: Annotated[Path | None, typer.Option("--template-file", dir_okay=False)] = None,
     sign: Annotated[bool, typer.Option("--sign", help="Sign with Standard Webhooks.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 10.0,
     rate_limit: Annotated[float | None, typer.Option("--rate-limit", help="Per second.")] = None,
@@ -173,7 +181,7 @@ def create(
 def update(
     ref: Annotated[str, typer.Argument(help="Id or name.")],
     file: Annotated[
-        Path | None, typer.Option("--file", exists=True, help="YAML/JSON with fields to change.")
+        Path | None, typer.Option("--file", dir_okay=False, help="YAML/JSON with fields to change.")
     ] = None,
     url: Annotated[str | None, typer.Option("--url")] = None,
     header: Headers = None,
@@ -190,7 +198,7 @@ def update(
     """Change a destination's settings (unchanged secrets stay as stored)."""
     changes: dict[str, Any] = {}
     if file is not None:
-        loaded = yaml.safe_load(file.read_text())
+        loaded = yaml.safe_load(read_text(file))
         if not isinstance(loaded, dict):
             raise InvalidField(f"{file} must hold a mapping of fields to change", field="file")
         changes.update(loaded)
@@ -225,11 +233,11 @@ def list_(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json({"data": rows})
         return
-    table = Table("name", "kind", "url", "status", "circuit")
+    out = table("name", "kind", "url", "status", "circuit")
     for r in rows:
         url = r["url"] if "url" in r else r["config"]["webhook_url"] or ""
-        table.add_row(r["name"], r["kind"], url, r["status"], r["circuit"]["state"])
-    console.print(table)
+        out.add_row(r["name"], r["kind"], url, r["status"], r["circuit"]["state"])
+    print_table(out)
 
 
 @app.command("show")
@@ -372,9 +380,9 @@ def list_deliveries(
     if as_json:
         print_json({"data": rows, "next_cursor": page.next_cursor})
         return
-    table = Table("id", "destination", "status", "attempts", "last", "error")
+    out = table("id", "destination", "status", "attempts", "last", "error")
     for r in rows:
-        table.add_row(
+        out.add_row(
             r["id"],
             r["destination"] or "",
             r["status"],
@@ -382,7 +390,7 @@ def list_deliveries(
             str(r["last_status_code"] or ""),
             r["last_error"] or "",
         )
-    console.print(table)
+    print_table(out)
     if page.next_cursor:
         console.print(f"more: --cursor {page.next_cursor}")
 

@@ -6,9 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from claybridge.cli.common import clock, console, database, print_json
+from claybridge.cli.common import (
+    clock,
+    console,
+    database,
+    print_json,
+    print_table,
+    read_text,
+    table,
+)
 from claybridge.records import owners as records
 
 app = typer.Typer(
@@ -33,13 +40,11 @@ def add(
 def import_(
     file: Annotated[
         Path,
-        typer.Argument(
-            exists=True, dir_okay=False, readable=True, help="CSV with a header row: name,email"
-        ),
+        typer.Argument(dir_okay=False, help="CSV with a header row: name,email"),
     ],
 ) -> None:
     """Add or rename owners from a CSV, matched by email; a file with a bad row changes nothing."""
-    text = file.read_text(encoding="utf-8-sig")
+    text = read_text(file, encoding="utf-8-sig")
     with database() as (_cfg, db), db.write() as conn:
         result = records.import_csv(conn, text, clock.now())
     console.print(
@@ -56,10 +61,10 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "name", "email")
+    out = table("id", "name", "email")
     for r in rows:
-        table.add_row(r["id"], r["name"], r["email"])
-    console.print(table)
+        out.add_row(r["id"], r["name"], r["email"])
+    print_table(out)
 
 
 @app.command()

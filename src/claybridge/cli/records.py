@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from claybridge.cli.common import console, database, print_json
+from claybridge.cli.common import database, print_json, print_table, table, when
 from claybridge.records import objects, people
 
 people_app = typer.Typer(help="People identified from Clay rows.", no_args_is_help=True)
@@ -31,12 +30,12 @@ def people_list(
     if as_json:
         print_json({"data": rows, "next_cursor": page.next_cursor})
         return
-    table = Table("key", "name", "email", "properties")
+    out = table("key", "name", "email", "properties")
     for r in rows:
-        table.add_row(
+        out.add_row(
             r["key"], r["full_name"] or "", r["email"] or "", str(len(r["properties"] or {}))
         )
-    console.print(table)
+    print_table(out)
 
 
 @people_app.command("show")
@@ -61,10 +60,10 @@ def objects_list(
     if as_json:
         print_json({"data": rows, "next_cursor": page.next_cursor})
         return
-    table = Table("key", "properties", "updated (UTC)")
+    out = table("key", "properties", "updated (UTC)")
     for r in rows:
-        table.add_row(r["key"], str(len(r["properties"] or {})), str(r["updated_at"])[:19])
-    console.print(table)
+        out.add_row(r["key"], str(len(r["properties"] or {})), when(r["updated_at"]))
+    print_table(out)
 
 
 @objects_app.command("show")

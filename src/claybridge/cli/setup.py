@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from claybridge.cli.common import box, clock, console, database, err_console
+from claybridge.cli.common import box, clock, console, database, err_console, read_text
 from claybridge.setup.apply import Context, apply_setup
 from claybridge.setup.document import SetupError
 from claybridge.setup.export import export as export_setup
@@ -35,12 +35,7 @@ def apply(
     """Create or update owners, destinations, workflows and sources from a YAML file;
     all of it or nothing. Secrets in it are ${VAR} references read from the environment."""
     try:
-        setup = load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        err_console.print(
-            f"error file_unreadable: {file}: {exc.strerror}", highlight=False, markup=False
-        )
-        raise typer.Exit(1) from None
+        setup = load(read_text(file))
     except SetupError as exc:
         _refused(file, exc)
     with database() as (cfg, db), db.write() as conn:

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.table import Table
 
-from claybridge.cli.common import clock, console, database, fail, print_json
+from claybridge.cli.common import clock, console, database, fail, print_json, print_table, table
 from claybridge.config import Settings
 from claybridge.delivery.schedule import parse_duration
 from claybridge.errors import ClaybridgeError, NotFound
@@ -68,12 +67,12 @@ def list_(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("key", "name", "template", "status", "url", "token")
+    out = table("key", "name", "template", "status", "url", "token")
     for r in rows:
-        table.add_row(
+        out.add_row(
             r["key"], r["name"], r["template"], r["status"], r["url"], r["token_hint"] or "-"
         )
-    console.print(table)
+    print_table(out)
 
 
 @app.command()
@@ -118,12 +117,25 @@ def disconnect(source: Annotated[str, typer.Argument(help="Id, key or name.")]) 
 
 
 @app.command()
-def templates() -> None:
+def templates(as_json: JsonFlag = False) -> None:
     """List the source templates."""
-    table = Table("template", "actions", "events", "description")
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": t.name,
+                    "actions": t.actions,
+                    "events": list(t.config["mappings"]),
+                    "description": t.description,
+                }
+                for t in TEMPLATES.values()
+            ]
+        )
+        return
+    out = table("template", "actions", "events", "description")
     for t in TEMPLATES.values():
-        table.add_row(t.name, t.actions, ", ".join(t.config["mappings"]), t.description)
-    console.print(table)
+        out.add_row(t.name, t.actions, ", ".join(t.config["mappings"]), t.description)
+    print_table(out)
 
 
 @app.command("config")

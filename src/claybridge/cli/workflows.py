@@ -8,9 +8,17 @@ from typing import Annotated, Any
 import orjson
 import typer
 import yaml
-from rich.table import Table
 
-from claybridge.cli.common import clock, console, database, print_json
+from claybridge.cli.common import (
+    clock,
+    console,
+    database,
+    print_json,
+    print_table,
+    read_text,
+    table,
+    when,
+)
 from claybridge.records import runs, workflows
 
 app = typer.Typer(help="Workflows: named, ordered steps a run carries out.", no_args_is_help=True)
@@ -20,10 +28,10 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 @app.command("save")
 def save(
-    file: Annotated[Path, typer.Argument(exists=True, help="YAML or JSON workflow.")],
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="YAML or JSON workflow.")],
 ) -> None:
     """Create a workflow from a file, or replace the one with the same key."""
-    data = yaml.safe_load(file.read_text())
+    data = yaml.safe_load(read_text(file))
     if not isinstance(data, dict):
         raise typer.BadParameter("the file must hold one workflow (a mapping)")
     with database() as (_cfg, db), db.write() as conn:
@@ -39,10 +47,10 @@ def list_(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json({"data": rows})
         return
-    table = Table("key", "name", "steps")
+    out = table("key", "name", "steps")
     for r in rows:
-        table.add_row(r["key"], r["name"], str(len(r["steps"])))
-    console.print(table)
+        out.add_row(r["key"], r["name"], str(len(r["steps"])))
+    print_table(out)
 
 
 @app.command("show")
@@ -111,12 +119,12 @@ def list_runs(
     if as_json:
         print_json({"data": rows, "next_cursor": page.next_cursor})
         return
-    table = Table("id", "workflow", "status", "created (UTC)", "error")
+    out = table("id", "workflow", "status", "created (UTC)", "error")
     for r in rows:
-        table.add_row(
-            r["id"], r["workflow"] or "", r["status"], r["created_at"][:19], r["error"] or ""
+        out.add_row(
+            r["id"], r["workflow"] or "", r["status"], when(r["created_at"]), r["error"] or ""
         )
-    console.print(table)
+    print_table(out)
 
 
 @runs_app.command("show")

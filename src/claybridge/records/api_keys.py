@@ -61,6 +61,18 @@ def list_all(conn: sa.Connection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(sa.select(api_keys).order_by(api_keys.c.id))]
 
 
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    """A key as the CLI lists it: never its secret or hash."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "role": row["role"],
+        "prefix": f"cbk_{row['prefix']}_",
+        "created_at": row["created_at"].isoformat(),
+        "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
+    }
+
+
 def revoke(conn: sa.Connection, ref: str, now: datetime) -> dict[str, Any]:
     """Revoke a key by id or prefix; it stops working at once."""
     row = conn.execute(
