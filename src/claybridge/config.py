@@ -32,6 +32,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default_factory=lambda: default_data_dir(os.environ),
+        json_schema_extra={"shown_default": "~/.local/share/claybridge"},
         description="Directory for the embedded SQLite database and the secret key; "
         "$XDG_DATA_HOME/claybridge (~/.local/share/claybridge) by default, the same from "
         "every working directory. A relative path in the settings file is relative to "
