@@ -97,6 +97,20 @@ def test_push_jsonl_with_content_hash_ids(tmp_path: Path) -> None:
         assert "Sent 1, skipped 1" in _run("push", str(rows), "--to", "t")
         added = _run("destinations", "add-webhook", "t", "--url", url)
         assert "webhook 2" in added
+        _run(
+            "destinations",
+            "create",
+            "--name",
+            "small",
+            "--kind",
+            "clay",
+            "--url",
+            url,
+            "--submission-limit",
+            "100",
+        )
+        shown = json.loads(_run("destinations", "show", "small", "--json"))["destination"]
+        assert shown["config"]["webhooks"][0]["submission_limit"] == 100
 
 
 @pytest.mark.usefixtures("clay_env")

@@ -34,6 +34,7 @@ from claybridge.cli.common import (
     open_db,
     settings,
     sqlite_file,
+    with_server_url,
 )
 from claybridge.config import Settings
 from claybridge.errors import ClaybridgeError
@@ -118,6 +119,7 @@ def worker() -> None:
     cfg = settings()
     configure(cfg.log_level, cfg.log_format)
     db = _open_or_fail(cfg)
+    cfg = with_server_url(cfg, db)  # workflow callback URLs are built on it
     settle_heap()
     try:
         run_forever(cfg, db)

@@ -121,6 +121,16 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def with_server_url(cfg: Settings, db: Database) -> Settings:
+    """``cfg`` with the running server's recorded public URL when none is configured,
+    so URLs built from it (source URLs, callback URLs) are the ones Clay must use."""
+    if cfg.public_url is not None:
+        return cfg
+    with db.read() as conn:
+        url = processes.server_url(conn)
+    return cfg.model_copy(update={"public_url": url}) if url else cfg
+
+
 @contextmanager
 def database() -> Iterator[tuple[Settings, Database]]:
     """Settings and database for one command; errors become one line and exit 1.
@@ -134,12 +144,7 @@ def database() -> Iterator[tuple[Settings, Database]]:
     except ClaybridgeError as exc:
         fail(exc)
     try:
-        if cfg.public_url is None:
-            with db.read() as conn:
-                url = processes.server_url(conn)
-            if url:
-                cfg = cfg.model_copy(update={"public_url": url})
-        yield cfg, db
+        yield with_server_url(cfg, db), db
     except NotFound as exc:
         fail(exc, f" (database: {database_label(cfg)})")
     except ClaybridgeError as exc:
