@@ -144,13 +144,23 @@ def database_url(
         shutil.copy(sqlite_template, target)
         yield f"sqlite:///{target}"
         return
-    url = request.getfixturevalue("pg_database_url")
-    yield url
+    yield request.getfixturevalue("pg_url")
+
+
+def _truncate(url: str) -> None:
+    """Empty every table of the session's PostgreSQL database."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         names = ", ".join(t.name for t in metadata.sorted_tables)
         conn.exec_driver_sql(f"TRUNCATE {names} CASCADE")
     engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_database_url: str) -> Iterator[str]:
+    """The session's migrated PostgreSQL database, emptied after the test."""
+    yield pg_database_url
+    _truncate(pg_database_url)
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from claybridge.ingest.committer import run_jobs
 from claybridge.ingest.pipeline import IngestJob, IngestRequest
 from claybridge.records import idempotency
 from claybridge.records.retention import prune
+from claybridge.storage.batch import run_jobs
 from claybridge.storage.database import Database
 from claybridge.storage.tables import events, idempotency_keys, metadata, people
 from tests.conftest import now, serve_process
@@ -254,13 +254,13 @@ def _empty(db: Database) -> None:
 
 @pytest.mark.postgresql
 @pytest.mark.slow
-def test_two_processes_apply_once(pg_database_url: str, tmp_path: Any) -> None:
+def test_two_processes_apply_once(pg_url: str, tmp_path: Any) -> None:
     """Two API processes on one PostgreSQL: 50 concurrent repeats apply exactly once."""
-    db = Database(pg_database_url)
+    db = Database(pg_url)
     _empty(db)
     env = {
         **os.environ,
-        "CLAYBRIDGE_DATABASE_URL": pg_database_url,
+        "CLAYBRIDGE_DATABASE_URL": pg_url,
         "CLAYBRIDGE_DATA_DIR": str(tmp_path),
     }
     try:

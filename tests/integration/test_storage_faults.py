@@ -148,12 +148,12 @@ def test_admin_routes_answer_503_while_the_database_is_unreachable(
 
 @pytest.mark.postgresql
 def test_a_network_partition_answers_503_fast_and_heals(
-    pg_database_url: str, tmp_path: Path, receiver: Receiver
+    pg_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     """Through a proxy that stops forwarding: ingest and /readyz answer 503 within a few
     seconds; once the network is back, ingest, /readyz and the worker recover within
     seconds, and every acknowledged row is stored and delivered."""
-    target = sa.make_url(pg_database_url)
+    target = sa.make_url(pg_url)
     with running_proxy((target.host or "127.0.0.1", target.port or 5432)) as proxy:
         url = target.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
         settings = Settings(
@@ -167,7 +167,7 @@ def test_a_network_partition_answers_503_fast_and_heals(
             poll_interval=0.05,
             lease_seconds=2,
         )
-        db = Database(pg_database_url)
+        db = Database(pg_url)
         with db.write() as conn:
             row, token = sources.create(conn, "Clay", "clay-customers", now())
             _k, key = api_keys.create(conn, "t", now())
