@@ -39,7 +39,7 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
-from claybridge.delivery.ssrf import parse_networks
+from claybridge.core.ssrf import parse_networks
 from claybridge.records import deliveries, destinations
 from claybridge.secretbox import SecretBox
 from claybridge.storage import migrate

@@ -36,8 +36,8 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from claybridge.clay.rules import prepare_row
-from claybridge.delivery.ssrf import parse_networks
+from claybridge.core.clay_rules import prepare_row
+from claybridge.core.ssrf import parse_networks
 from claybridge.records import deliveries, destinations
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database

@@ -161,7 +161,7 @@ class Settings(BaseSettings):
     @property
     def allowed_networks(self) -> tuple[Any, ...]:
         """``allow_networks`` parsed (``ValueError`` names a bad entry)."""
-        from claybridge.delivery.ssrf import parse_networks
+        from claybridge.core.ssrf import parse_networks
 
         return parse_networks(self.allow_networks)
 

@@ -9,7 +9,7 @@ from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
 from claybridge.delivery.service import Supervision
 from claybridge.delivery.worker import Worker
-from claybridge.ingest.committer import Committer
+from claybridge.ingest.committer import Committer, open_committer
 from claybridge.secretbox import SecretBox, load_key
 from claybridge.storage.database import Database
 
@@ -34,7 +34,7 @@ class AppState:
         # Lazy: the key file is read or created on first use, not at start.
         self.box = SecretBox(lambda: load_key(self.settings.data_dir, self.settings.secret_key))
         self.wake = _nothing
-        self.committer = Committer(
+        self.committer = open_committer(
             self.db,
             max_batch=self.settings.commit_batch_max,
             lock_timeout=self.settings.storage_timeout,

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from claybridge.delivery.ssrf import parse_networks
+from claybridge.core.ssrf import parse_networks
 from claybridge.records import deliveries, delivery_log, destinations
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database
@@ -179,7 +179,7 @@ def test_workspace_rate_limit_holds_across_two_workers(
 ) -> None:
     """Two worker processes share one Clay workspace limit: the table never answers 429."""
     from claybridge.clay.imitation import ImitationConfig, serve_in_thread
-    from claybridge.clay.rules import prepare_row
+    from claybridge.core.clay_rules import prepare_row
 
     total = 60
     with serve_in_thread(ImitationConfig(rate=20, burst=5)) as (imitation, url):

@@ -12,10 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from claybridge.actions.upsert_customer import CustomerInput
-from claybridge.ingest import committer as committer_module
+from claybridge.ingest import committer_loop
 from claybridge.ingest.apply import _deferred_upsert
-from claybridge.ingest.committer import DEFER_UPSERTS, Committer, batch_scope
+from claybridge.ingest.committer import Committer, open_committer
 from claybridge.records import customers, sources
+from claybridge.storage.batch import DEFER_UPSERTS, batch_scope
 from claybridge.storage.database import Database
 from claybridge.storage.tables import customers as customers_table
 from tests.conftest import now
@@ -53,7 +54,7 @@ def _fail(conn: sa.Connection) -> None:
 
 def _batches(db: Database, *batches: list[Any], between: Any = None) -> list[list[Any]]:
     """Run each list of jobs as one batch, in order; ``between(i)`` runs after batch i."""
-    committer = Committer(db)
+    committer = open_committer(db)
     committer.start()
     try:
 
@@ -141,7 +142,7 @@ def test_a_failed_batch_carries_nothing(db: Database) -> None:
     carried_after: list[dict[str, Any]] = []
 
     def look(_i: int, committer: Committer) -> None:
-        carried_after.append({k: dict(v) for k, v in committer._carry.items()})
+        carried_after.append(committer.carried())
 
     _first, failed, last = _batches(
         db,
@@ -162,12 +163,12 @@ def test_carried_rows_are_bounded_oldest_first(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past CARRY_MAX rows, the least recently upserted are dropped first."""
-    monkeypatch.setattr(committer_module, "CARRY_MAX", 2)
+    monkeypatch.setattr(committer_loop, "CARRY_MAX", 2)
     source_id = _source(db)
     kept: list[list[str]] = []
 
     def look(_i: int, committer: Committer) -> None:
-        kept.append(list(committer._carry.get("customers", {})))
+        kept.append(list(committer.carried().get("customers", {})))
 
     _batches(
         db,

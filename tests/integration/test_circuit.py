@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from claybridge.delivery.ssrf import parse_networks
+from claybridge.core.ssrf import parse_networks
 from claybridge.records import destinations
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from claybridge.ingest.committer import Committer, batch_scope
+from claybridge.ingest.committer import Committer, open_committer
+from claybridge.storage.batch import batch_scope
 from claybridge.storage.database import Database
 from claybridge.storage.tables import owners
 from tests.conftest import now
@@ -68,7 +69,7 @@ async def _run_batch(committer: Committer, jobs: list[object]) -> list[object]:
 
 def test_failed_job_does_not_sink_its_batch(db: Database) -> None:
     """One job hitting a unique violation fails alone; the rest of its batch commits."""
-    committer = Committer(db)
+    committer = open_committer(db)
     hold = _Hold(committer)
     committer.start()
     try:
@@ -105,7 +106,7 @@ def test_failed_job_does_not_sink_its_batch(db: Database) -> None:
 
 def test_batch_scope_lives_for_one_transaction(db: Database) -> None:
     """Jobs in one batch share the scratchpad; the next batch starts empty."""
-    committer = Committer(db)
+    committer = open_committer(db)
     committer.start()
     hold = _Hold(committer, then=lambda conn: batch_scope(conn).update(n=0))
 
@@ -135,7 +136,7 @@ def test_batch_scope_lives_for_one_transaction(db: Database) -> None:
 
 def test_submit_requires_a_running_committer(db: Database) -> None:
     """Submitting before start() is an error, not a hang."""
-    committer = Committer(db)
+    committer = open_committer(db)
     with pytest.raises(RuntimeError, match="not running"):
         asyncio.run(committer.submit(lambda conn: None))
 
@@ -157,7 +158,7 @@ def test_prepared_statements_raise_sqlalchemy_errors(db: Database) -> None:
 def test_a_failed_batch_leaves_the_committer_usable(db: Database) -> None:
     """After a batch rolls back (a duplicate inside it), the next batch commits: the
     batches' connection is handed back and a fresh one taken."""
-    committer = Committer(db)
+    committer = open_committer(db)
     committer.start()
     try:
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from claybridge.delivery.ssrf import parse_networks
+from claybridge.core.ssrf import parse_networks
 from claybridge.records import api_keys, console, destinations, owners, sources
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database

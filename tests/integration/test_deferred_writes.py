@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from claybridge.actions.upsert_customer import CustomerInput
 from claybridge.ingest.apply import _deferred_upsert
-from claybridge.ingest.committer import defer_insert, run_jobs_deferred
 from claybridge.records import customers, events, owners, sources
+from claybridge.storage.batch import defer_insert, run_jobs_deferred
 from claybridge.storage.database import Database
 from claybridge.storage.prepared import Prepared, run_bound
 from claybridge.storage.tables import customers as customers_table

@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import sqlalchemy as sa
 
+from claybridge.core.ssrf import guarded_session, parse_networks
 from claybridge.delivery.sender import Attempt, send
-from claybridge.delivery.ssrf import guarded_session, parse_networks
 from claybridge.records.destinations import Target
 from claybridge.storage.database import Database
 from claybridge.storage.tables import destinations

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from claybridge.delivery.ssrf import parse_networks
+from claybridge.core.ssrf import parse_networks
 from claybridge.delivery.worker import Worker
 from claybridge.records import deliveries, destinations, due
 from claybridge.secretbox import SecretBox

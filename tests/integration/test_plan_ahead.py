@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from claybridge.ingest import pipeline
-from claybridge.ingest.committer import run_jobs
 from claybridge.ingest.pipeline import IngestJob, IngestRequest, IngestResponse
 from claybridge.records import owners, sources
+from claybridge.storage.batch import run_jobs
 from claybridge.storage.database import Database
 from tests.conftest import now
 

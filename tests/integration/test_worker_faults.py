@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from claybridge.core.ssrf import parse_networks
 from claybridge.delivery import worker as worker_module
-from claybridge.delivery.ssrf import parse_networks
 from claybridge.delivery.worker import Worker
 from claybridge.records import deliveries, destinations
 from claybridge.secretbox import SecretBox

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from cryptography.fernet import Fernet
 
-from claybridge.delivery.ssrf import parse_networks
+from claybridge.core.ssrf import parse_networks
 from claybridge.records import deliveries, delivery_log, destinations
 from claybridge.records.retention import prune
 from claybridge.secretbox import SecretBox

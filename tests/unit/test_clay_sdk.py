@@ -17,7 +17,7 @@ from claybridge.clay import (
     ClayWebhookExhaustedError,
     SyncClayClient,
 )
-from claybridge.clay.rules import PayloadTooLarge, check_size, content_id, encoded, prepare_row
+from claybridge.core.clay_rules import PayloadTooLarge, check_size, content_id, encoded, prepare_row
 
 URL = "https://api.clay.com/v3/sources/webhook/pull-in-data-from-a-webhook-1"
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from claybridge.ingest import coerce
+from claybridge.core import coerce
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claybridge.delivery.ratelimit import Limit, next_free, schedule
+from claybridge.records.rate_limits import Limit, next_free, schedule
 
 
 def test_burst_then_steady_rate() -> None:

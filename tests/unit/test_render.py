@@ -6,7 +6,7 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from claybridge.delivery.render import RenderError, check_template, render
+from claybridge.core.render import RenderError, check_template, render
 from claybridge.delivery.sender import build_request
 from claybridge.errors import InvalidField
 from claybridge.records.destinations import Target

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from claybridge.delivery.schedule import (
+from claybridge.core.schedule import (
     DEFAULT_SCHEDULE,
     classify,
     decide,

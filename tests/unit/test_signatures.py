@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks import Webhook
 
-from claybridge.ingest.signatures import (
+from claybridge.core.signatures import (
     SignatureError,
     sign_standard,
     verify_hmac,

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from claybridge.delivery.ssrf import (
+from claybridge.core.ssrf import (
     BlockedAddress,
     check_addresses,
     check_url,

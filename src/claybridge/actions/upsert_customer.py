@@ -17,8 +17,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from claybridge.core import coerce
 from claybridge.errors import InvalidField, MissingField
-from claybridge.ingest import coerce
 
 T = TypeVar("T")
 

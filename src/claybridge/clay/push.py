@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from claybridge.clay import submit as clay_submit
 from claybridge.clay.rows_file import BadRow, FileRow
-from claybridge.clay.rules import PayloadTooLarge, check_size, encoded, prepare_row
+from claybridge.core.clay_rules import PayloadTooLarge, check_size, encoded, prepare_row
 from claybridge.records import clay, deliveries, pushes
 from claybridge.storage.database import Database
 from claybridge.storage.tables import deliveries as deliveries_table

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from claybridge.clay.rules import content_id
+from claybridge.core.clay_rules import content_id
 
 
 @dataclass(frozen=True, slots=True)

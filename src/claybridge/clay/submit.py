@@ -17,11 +17,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from claybridge.clay.rules import ClayOptions, check_size, encoded, prepare_row
+from claybridge.core.clay_rules import ClayOptions, check_size, encoded, prepare_row
 from claybridge.errors import ClaybridgeError
 from claybridge.ids import new_id
-from claybridge.ingest.committer import defer_insert
 from claybridge.records import clay, deliveries
+from claybridge.storage.batch import defer_insert
 from claybridge.storage.tables import pending_requests, sources
 
 

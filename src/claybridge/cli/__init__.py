@@ -140,7 +140,7 @@ def prune(
     from datetime import timedelta
 
     from claybridge.cli.common import clock
-    from claybridge.delivery.schedule import parse_duration
+    from claybridge.core.schedule import parse_duration
     from claybridge.records.retention import prune as prune_history
 
     try:

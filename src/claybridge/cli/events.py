@@ -137,8 +137,8 @@ def customers_show(customer: Annotated[str, typer.Argument(help="Id or domain.")
 def replay(event_id: str, as_json: JsonFlag = False) -> None:
     """Run a logged event through its source's current mapping again, as a new event."""
     from claybridge.cli.common import box, clock
-    from claybridge.ingest.committer import run_jobs
     from claybridge.ingest.pipeline import handle, replay_request
+    from claybridge.storage.batch import run_jobs
 
     with database() as (cfg, db):
         with db.read() as conn:

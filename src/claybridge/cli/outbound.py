@@ -261,7 +261,7 @@ def add_webhook(
 ) -> None:
     """Add a webhook to a Clay destination's pool (used when the ones before it are spent)."""
     from claybridge.clay import submit as clay_submit
-    from claybridge.delivery.ssrf import check_url
+    from claybridge.core.ssrf import check_url
 
     with database() as (cfg, db), db.write() as conn:
         dest = destinations.find(conn, ref)

@@ -11,7 +11,7 @@ import yaml
 
 from claybridge.cli.common import clock, console, database, fail, print_json, print_table, table
 from claybridge.config import Settings
-from claybridge.delivery.schedule import parse_duration
+from claybridge.core.schedule import parse_duration
 from claybridge.errors import ClaybridgeError, NotFound
 from claybridge.records import sources as records
 from claybridge.templates import DEFAULT_TEMPLATE, TEMPLATES, column_setup, column_setup_text

@@ -18,9 +18,9 @@ import aiohttp
 import sqlalchemy as sa
 
 from claybridge.clay.client import is_exhausted
-from claybridge.clay.rules import PayloadTooLarge, check_size, exhausted_message
+from claybridge.core.clay_rules import PayloadTooLarge, check_size, exhausted_message
+from claybridge.core.ssrf import Network
 from claybridge.delivery.sender import Attempt, clay_request, send_request
-from claybridge.delivery.ssrf import Network
 from claybridge.records import clay, deliveries
 from claybridge.records.clay import Route
 from claybridge.records.deliveries import Claimed, Settled

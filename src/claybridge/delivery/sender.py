@@ -31,10 +31,10 @@ import orjson
 from yarl import URL
 
 from claybridge import __version__
-from claybridge.clay.rules import encoded
-from claybridge.delivery.render import RenderError, render
-from claybridge.delivery.ssrf import BlockedAddress, Network, check_literal
-from claybridge.ingest.signatures import sign_standard
+from claybridge.core.clay_rules import encoded
+from claybridge.core.render import RenderError, render
+from claybridge.core.signatures import sign_standard
+from claybridge.core.ssrf import BlockedAddress, Network, check_literal
 from claybridge.records.alerts import notice_text
 from claybridge.records.clay import Route
 from claybridge.records.destinations import Target
@@ -116,7 +116,7 @@ async def send(
 ) -> Attempt:
     """Send once; every outcome (including network errors and timeouts) is an Attempt.
 
-    ``session`` must come from :func:`claybridge.delivery.ssrf.guarded_session` with the
+    ``session`` must come from :func:`claybridge.core.ssrf.guarded_session` with the
     same ``allow`` list (its resolver guards names; literals are checked here).
     """
     try:
@@ -181,7 +181,7 @@ async def send_test(
 ) -> dict[str, Any]:
     """Send ``payload`` once, outside the queue (a destination's test send), and report
     what the receiver said as ``{ok, status_code, latency_ms, error, response_excerpt}``."""
-    from claybridge.delivery.ssrf import guarded_session
+    from claybridge.core.ssrf import guarded_session
     from claybridge.ids import new_id
 
     async with guarded_session(allow, limit=1) as session:

@@ -44,10 +44,11 @@ import sqlalchemy as sa
 import structlog
 
 from claybridge.clock import Clock, SystemClock
+from claybridge.config import Settings
+from claybridge.core.schedule import decide
+from claybridge.core.ssrf import Network, guarded_session
 from claybridge.delivery.clay_router import ClayRouter, Result
-from claybridge.delivery.schedule import decide
 from claybridge.delivery.sender import Attempt, send
-from claybridge.delivery.ssrf import Network, guarded_session
 from claybridge.records import deliveries, destinations, due
 from claybridge.records.deliveries import Claimed, Settled
 from claybridge.records.destinations import Target
@@ -60,6 +61,8 @@ log = structlog.get_logger(__name__)
 # Extra work the worker does each round (workflow runs, pruning); a job opens its own
 # transactions: ``job(db, now, worker_name) -> number of items handled``.
 Job = Callable[[Database, datetime, str], int]
+# The settings' defaults (config.py is the one place they are stated).
+DEFAULTS = {name: info.default for name, info in Settings.model_fields.items()}
 
 # How often an idle worker (nothing due) still runs its jobs, for their own clocks
 # (``claybridge serve`` passes the alert interval).
@@ -81,10 +84,10 @@ class Worker:
         *,
         clock: Clock | None = None,
         name: str | None = None,
-        concurrency: int = 64,
-        batch: int = 100,
-        lease_seconds: float = 30.0,
-        poll_interval: float = 0.2,
+        concurrency: int = DEFAULTS["worker_concurrency"],
+        batch: int = DEFAULTS["worker_batch"],
+        lease_seconds: float = DEFAULTS["lease_seconds"],
+        poll_interval: float = DEFAULTS["poll_interval"],
         grace: float = 10.0,
         allow: Sequence[Network] = (),
         jobs: Sequence[Job] = (),

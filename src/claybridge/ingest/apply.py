@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from claybridge.actions.upsert_customer import CustomerInput
 from claybridge.clay import submit as clay_submit
 from claybridge.errors import ClaybridgeError, NotFound
-from claybridge.ingest.committer import DEFER_UPSERTS, batch_scope, carried, defer_insert
 from claybridge.mapping.engine import Plan, PlannedAction
 from claybridge.records import (
     clay,
@@ -30,6 +29,7 @@ from claybridge.records import (
     runs,
     workflows,
 )
+from claybridge.storage.batch import DEFER_UPSERTS, batch_scope, carried, defer_insert
 from claybridge.storage.tables import destinations
 
 Owner = dict[str, Any] | None

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from claybridge.core.signatures import SignatureError, verify_hmac, verify_standard
 from claybridge.errors import (
     ClaybridgeError,
     InvalidField,
@@ -27,16 +28,15 @@ from claybridge.errors import (
 )
 from claybridge.ids import new_id
 from claybridge.ingest.apply import apply_plan, resolve_owners
-from claybridge.ingest.committer import batch_scope, defer_insert
 from claybridge.ingest.idempotency import event_key
 from claybridge.ingest.parse import parse_object
-from claybridge.ingest.signatures import SignatureError, verify_hmac, verify_standard
 from claybridge.mapping.engine import CompiledConfig, Plan, compile_config, plan_event
 from claybridge.mapping.model import parse_config
 from claybridge.records import events, idempotency, owners, sources
 from claybridge.redact import has_secrets, redact_body, redact_headers, redact_text
 from claybridge.secretbox import SecretBox
 from claybridge.security import bearer_token, matches
+from claybridge.storage.batch import batch_scope, defer_insert
 
 SOURCE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 STORED_BODY_LIMIT = 65_536

@@ -213,7 +213,7 @@ class Idempotency(BaseModel):
 
 
 class Signature(BaseModel):
-    """Signed requests (see ``claybridge.ingest.signatures``). Secrets are stored
+    """Signed requests (see ``claybridge.core.signatures``). Secrets are stored
     encrypted and shown masked; sending the mask back keeps the stored secret."""
 
     model_config = ConfigDict(extra="forbid")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from claybridge.ingest import coerce
+from claybridge.core import coerce
 from claybridge.jsontext import INT_MAX, INT_MIN
 
 _TRUE = frozenset({"true", "yes", "y", "1", "on", "checked"})

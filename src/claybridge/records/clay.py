@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 
-from claybridge.clay.rules import WARN_AT
+from claybridge.core.clay_rules import WARN_AT
 from claybridge.errors import ClaybridgeError, NotFound
 from claybridge.ids import new_id
 from claybridge.secretbox import SecretBox

@@ -22,8 +22,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from claybridge.delivery import ratelimit
 from claybridge.ids import new_id
+from claybridge.records import rate_limits as ratelimit
 from claybridge.storage.prepared import Prepared
 from claybridge.storage.tables import deliveries, delivery_attempts, destinations
 

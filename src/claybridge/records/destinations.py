@@ -19,10 +19,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
-from claybridge.clay.rules import ClayOptions
-from claybridge.delivery.schedule import DEFAULT_SCHEDULE
-from claybridge.delivery.spec import GENERATE, DestinationSpec
-from claybridge.delivery.ssrf import Network, check_url
+from claybridge.core.clay_rules import ClayOptions
+from claybridge.core.destination_spec import GENERATE, DestinationSpec
+from claybridge.core.schedule import DEFAULT_SCHEDULE
+from claybridge.core.ssrf import Network, check_url
 from claybridge.errors import Conflict, InvalidField, NotFound
 from claybridge.ids import new_id
 from claybridge.mapping.model import validated

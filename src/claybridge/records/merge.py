@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from claybridge.ingest.coerce import is_blank
+from claybridge.core.coerce import is_blank
 
 
 def merge_properties(stored: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:

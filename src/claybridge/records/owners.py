@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from claybridge.core import coerce
 from claybridge.errors import (
     AmbiguousOwner,
     ClaybridgeError,
@@ -20,7 +21,6 @@ from claybridge.errors import (
     UnknownOwner,
 )
 from claybridge.ids import new_id
-from claybridge.ingest import coerce
 from claybridge.storage.prepared import Prepared
 from claybridge.storage.tables import owners
 

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from claybridge.errors import Conflict, InvalidField
 from claybridge.mapping.model import SourceConfig, error_location, parse_config
+from claybridge.mapping.workflow import WorkflowSpec
 from claybridge.storage.tables import destinations, sources, workflows
-from claybridge.workflows.model import WorkflowSpec
 
 DESTINATION, WORKFLOW = "destination", "workflow"
 

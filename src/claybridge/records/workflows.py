@@ -1,4 +1,4 @@
-"""Workflows: stored definitions (see ``claybridge.workflows.model``)."""
+"""Workflows: stored definitions (see ``claybridge.mapping.workflow``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from claybridge.errors import NotFound
 from claybridge.ids import new_id
 from claybridge.mapping.model import validated
+from claybridge.mapping.workflow import WorkflowSpec
 from claybridge.records import references
 from claybridge.storage.tables import workflows
-from claybridge.workflows.model import WorkflowSpec
 
 
 def validate(data: Any) -> WorkflowSpec:

@@ -18,8 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from claybridge.delivery.spec import GENERATE, DestinationSpec
-from claybridge.delivery.ssrf import Network
+from claybridge.core.destination_spec import GENERATE, DestinationSpec
+from claybridge.core.ssrf import Network
 from claybridge.diff import changes as diff
 from claybridge.errors import ClaybridgeError
 from claybridge.mapping.model import parse_config

@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from claybridge.clay.rules import ClayOptions
-from claybridge.delivery.spec import DestinationSpec
+from claybridge.core.clay_rules import ClayOptions
+from claybridge.core.destination_spec import DestinationSpec
 from claybridge.records import clay, destinations, owners, sources, workflows
 from claybridge.redact import is_secret_name
 from claybridge.secretbox import SecretBox

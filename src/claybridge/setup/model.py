@@ -18,7 +18,7 @@ Format (every section optional)::
           - url: ${ENRICH_TABLE_WEBHOOK_1_URL}
             submission_limit: 50000
     workflows:
-      - key: route-lead             # see claybridge.workflows.model
+      - key: route-lead             # see claybridge.mapping.workflow
         steps: [ … ]
     sources:
       - name: Clay leads
@@ -34,14 +34,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from claybridge.delivery.spec import DestinationSpec
-from claybridge.ingest import coerce
+from claybridge.core import coerce
+from claybridge.core.destination_spec import DestinationSpec
 from claybridge.mapping.model import config_errors, model_errors
+from claybridge.mapping.workflow import workflow_errors
 from claybridge.secretbox import MASK
 from claybridge.setup import secrets
 from claybridge.setup.document import Document, Loc, SetupError, parse
 from claybridge.templates import DEFAULT_TEMPLATE, TEMPLATES
-from claybridge.workflows.model import workflow_errors
 
 SECTIONS = ("owners", "destinations", "workflows", "sources")
 WEBHOOK_KEYS = ("url", "auth_header_name", "auth_header_value", "submission_limit")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from claybridge.clay.rules import ClayOptions
-from claybridge.delivery.ssrf import check_url
+from claybridge.core.clay_rules import ClayOptions
+from claybridge.core.ssrf import check_url
 from claybridge.records import clay
 from claybridge.secretbox import MASK
 

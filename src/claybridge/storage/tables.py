@@ -312,7 +312,7 @@ workflows = sa.Table(
     sa.Column("key", sa.String(100), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("description", sa.Text(), nullable=True),
-    # The validated steps (see claybridge.workflows.model).
+    # The validated steps (see claybridge.mapping.workflow).
     sa.Column("steps", json_type(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),

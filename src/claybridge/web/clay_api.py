@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from claybridge.clay import submit as clay_submit
-from claybridge.delivery.ssrf import check_url
+from claybridge.core.ssrf import check_url
 from claybridge.errors import ClaybridgeError, InvalidField, error_body
 from claybridge.records import clay, destinations
 from claybridge.state import AppState

@@ -45,7 +45,7 @@ def shown_destination(
 
 @router.post("/destinations", status_code=201, tags=["destinations"])
 def create_destination(body: dict[str, Any], state: State) -> dict[str, Any]:
-    """Create a destination (see ``claybridge.delivery.spec`` for the fields)."""
+    """Create a destination (see ``claybridge.core.destination_spec`` for the fields)."""
     with state.db.write() as conn:
         row, secret = destinations.create(
             conn, body, state.clock.now(), state.box, state.settings.allowed_networks

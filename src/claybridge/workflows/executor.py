@@ -27,10 +27,10 @@ from claybridge.clay import submit as clay_submit
 from claybridge.errors import ClaybridgeError
 from claybridge.mapping.conditions import compile_condition, view
 from claybridge.mapping.paths import parse_path
+from claybridge.mapping.workflow import PATH_ROOTS, STEP_NAMES
 from claybridge.records import deliveries, runs
 from claybridge.records.clay import COMPLETED, EXPIRED
 from claybridge.storage.tables import destinations, pending_requests, workflows
-from claybridge.workflows.model import PATH_ROOTS, STEP_NAMES
 
 log = structlog.get_logger(__name__)
 BATCH = 50

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from claybridge.clay import submit as clay_submit
+from claybridge.core.ssrf import check_url
 from claybridge.delivery.sender import send_test
-from claybridge.delivery.ssrf import check_url
 from claybridge.errors import InvalidField
 from claybridge.records import clay, deliveries, delivery_log, destinations
 from claybridge.state import AppState
