@@ -342,6 +342,7 @@ def main() -> int:
         env.pop("CLAYBRIDGE_DATABASE_URL", None)
         if name == "customers_before":
             env["PYTHONPATH"] = str(Path(args.against).resolve())
+        cli(env, "migrate")  # commands other than serve/migrate never create a database
         cli(env, "owners", "add", "--name", "Ada Lovelace", "--email", "ada@example.com")
         source = make_source(env, name, template, config)
         scripts[name] = work / f"{name}.lua"

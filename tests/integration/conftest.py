@@ -32,7 +32,7 @@ def outbound_settings(settings: Settings) -> Settings:
     )
 
 
-def _admin_client(url: str, db: Database) -> httpx.Client:
+def admin_client(url: str, db: Database) -> httpx.Client:
     with db.write() as conn:
         _row, key = api_keys.create(conn, "tests", now())
     return httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"})
@@ -44,7 +44,7 @@ def gateway(outbound_settings: Settings, db: Database) -> Iterator[httpx.Client]
     live = LiveServer(outbound_settings, worker=True)
     live.start()
     try:
-        with _admin_client(live.url, db) as client:
+        with admin_client(live.url, db) as client:
             yield client
     finally:
         live.stop()
@@ -56,7 +56,7 @@ def api_only(outbound_settings: Settings, db: Database) -> Iterator[httpx.Client
     live = LiveServer(outbound_settings, worker=False)
     live.start()
     try:
-        with _admin_client(live.url, db) as client:
+        with admin_client(live.url, db) as client:
             yield client
     finally:
         live.stop()

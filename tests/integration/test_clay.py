@@ -18,7 +18,7 @@ from claybridge.config import Settings
 from claybridge.storage.database import Database
 from claybridge.storage.tables import clay_webhooks
 from tests.conftest import LiveServer
-from tests.integration.conftest import _admin_client, make_destination
+from tests.integration.conftest import admin_client, make_destination
 from tests.receiver import Receiver, wait_until
 
 
@@ -28,7 +28,7 @@ def clay_gateway(outbound_settings: Settings, db: Database) -> Iterator[httpx.Cl
     live = LiveServer(outbound_settings, worker=True, public_url="self")
     live.start()
     try:
-        with _admin_client(live.url, db) as client:
+        with admin_client(live.url, db) as client:
             yield client
     finally:
         live.stop()
@@ -325,7 +325,7 @@ def test_bridge_when_the_callback_lands_on_another_process(
     a = LiveServer(outbound_settings, worker=True, public_url=b.url)
     a.start()
     try:
-        with _admin_client(a.url, db) as client_a:
+        with admin_client(a.url, db) as client_a:
             made = callback_source(client_a)
             with table(callback_delay=0.3, callback_token=made["token"]) as (imitation, url):
                 clay_destination(client_a, url, clay={"callback_source": "Clay callbacks"})

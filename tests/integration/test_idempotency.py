@@ -188,13 +188,13 @@ def test_a_batch_reads_its_keys_in_one_query(
 
     monkeypatch.setattr(idempotency, "lookup", alone)
     reads: list[list[str]] = []
-    read_many = idempotency._LOOKUP_MANY.all
+    read_many = idempotency.LOOKUP_MANY.all
 
     def counted(conn: sa.Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
         reads.append(params["keys"])
         return read_many(conn, params)
 
-    monkeypatch.setattr(idempotency._LOOKUP_MANY, "all", counted)
+    monkeypatch.setattr(idempotency.LOOKUP_MANY, "all", counted)
     bodies = [
         (ROW, True),  # stored: a repeat
         ({**ROW, "clay_row_id": "row_2"}, True),  # new

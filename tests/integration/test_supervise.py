@@ -16,7 +16,7 @@ from claybridge.delivery.worker import Worker
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database
 from tests.conftest import LiveServer, SourceInfo
-from tests.integration.conftest import _admin_client, make_destination
+from tests.integration.conftest import admin_client, make_destination
 from tests.integration.test_deliveries import ROW, post_row, settled, setup_forward
 from tests.receiver import Receiver
 
@@ -199,7 +199,7 @@ def test_serve_delivers_after_its_worker_crashed(
     live = LiveServer(outbound_settings, worker=True)
     live.start()
     try:
-        with _admin_client(live.url, db) as client:
+        with admin_client(live.url, db) as client:
             make_destination(client, f"{receiver.url}/crm")
             setup_forward(client, source)
             action = post_row(client, source, ROW)["actions"][0]

@@ -46,12 +46,12 @@ def test_number_fast_path_agrees_with_the_full_rules() -> None:
         for fraction in ("", ".5", ".50", ".05"):
             shapes += [whole + fraction, "$" + whole + fraction]
     for raw in shapes:
-        assert coerce._PLAIN_AMOUNT.match(raw), raw
-        assert coerce.number(raw) == coerce._number_by_rules(raw), raw
-        by_rules = coerce._number_by_rules(raw).quantize(Decimal("0.01"))
+        assert coerce.PLAIN_AMOUNT.match(raw), raw
+        assert coerce.number(raw) == coerce.number_by_rules(raw), raw
+        by_rules = coerce.number_by_rules(raw).quantize(Decimal("0.01"))
         assert str(coerce.money(raw)) == str(by_rules), raw  # money's own short path
     for raw in ("1.500", "0.125", "1,23", "12,34,567", "$ 5", "5$"):  # left to the full rules
-        assert not coerce._PLAIN_AMOUNT.match(raw), raw
+        assert not coerce.PLAIN_AMOUNT.match(raw), raw
 
 
 @pytest.mark.parametrize("raw", [None, "", "   "])
@@ -151,12 +151,12 @@ def test_domain_fast_pattern_finds_the_same_host() -> None:
         "1.2.3.4",
     ]
     for url in urls:
-        plain = coerce._PLAIN_URL.match(url)
+        plain = coerce.PLAIN_URL.match(url)
         if plain is not None:
-            assert plain.group(1).rstrip(".").lower() == coerce._host_of(url), url
+            assert plain.group(1).rstrip(".").lower() == coerce.host_of(url), url
     general = ("HTTPS://a.com", "https://u:p@a.com/", "//a.com", "https://[::1]/", "a.com:")
     for url in general:
-        assert coerce._PLAIN_URL.match(url) is None, url
+        assert coerce.PLAIN_URL.match(url) is None, url
 
 
 def test_domain_keeps_subdomains_and_converts_idna() -> None:

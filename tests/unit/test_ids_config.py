@@ -97,14 +97,14 @@ def test_sqlite_datetime_memo_is_per_instant_and_never_admits_naive_values() -> 
 
     from sqlalchemy.dialects import sqlite
 
-    from claybridge.storage.types import _SQLITE_TIMESTAMPS, UTCDateTime
+    from claybridge.storage.types import SQLITE_TIMESTAMPS, UTCDateTime
 
     fast = UTCDateTime().bind_processor(sqlite.dialect())
     first = datetime(2026, 3, 1, 12, 0, 0, 250, tzinfo=UTC)
     second = datetime(2026, 3, 1, 12, 0, 1, tzinfo=UTC)
     assert fast(first) == "2026-03-01 12:00:00.000250"
     assert fast(second) == "2026-03-01 12:00:01.000000"
-    assert _SQLITE_TIMESTAMPS.get(first) == "2026-03-01 12:00:00.000250"  # not only the last
+    assert SQLITE_TIMESTAMPS.get(first) == "2026-03-01 12:00:00.000250"  # not only the last
     assert fast(first) == "2026-03-01 12:00:00.000250"
     paris = first.astimezone(timezone(timedelta(hours=1)))
     assert fast(paris) == "2026-03-01 12:00:00.000250"

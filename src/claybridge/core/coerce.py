@@ -36,7 +36,7 @@ _SUFFIX_ORDER = tuple(sorted(_SUFFIXES, key=len, reverse=True))  # longest first
 # The shapes most cells have (``120000``, ``$120,000``, ``$120,000.50``, ``99.5``): read
 # directly. Every value this admits reads the same under the full rules below (comma
 # groups of exactly three, a dot with at most two decimals is never the ambiguous case).
-_PLAIN_AMOUNT = re.compile(r"^\$?(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?$")
+PLAIN_AMOUNT = re.compile(r"^\$?(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?$")
 _CENT = Decimal("0.01")
 # The largest amount stored (customers.arr is NUMERIC(18, 2) on PostgreSQL, and SQLite
 # keeps the same bound so both databases accept the same rows).
@@ -140,14 +140,14 @@ def number(value: Any) -> Decimal | None:
     original = value.strip()
     if original.isascii() and original.isdigit():  # the common plain cell: "120000"
         return Decimal(original)
-    plain = _PLAIN_AMOUNT.match(original)
+    plain = PLAIN_AMOUNT.match(original)
     if plain is not None:
         whole, fraction = plain.groups()
         return Decimal(whole.replace(",", "") + (fraction or ""))
-    return _number_by_rules(original)
+    return number_by_rules(original)
 
 
-def _number_by_rules(original: str) -> Decimal:
+def number_by_rules(original: str) -> Decimal:
     """``original`` (stripped, non-blank text) read by the full rules of the module doc."""
     s = _strip_currency(original)
     negative = s.startswith("(") and s.endswith(")")
@@ -175,7 +175,7 @@ def _number_by_rules(original: str) -> Decimal:
 def money(value: Any) -> Decimal | None:
     """A non-negative amount up to :data:`MONEY_MAX`, rounded to cents."""
     if type(value) is str:  # the usual cell, "$120,000", read without number()'s steps
-        plain = _PLAIN_AMOUNT.match(value)
+        plain = PLAIN_AMOUNT.match(value)
         if plain is not None:
             whole, fraction = plain.groups()
             plain_amount = Decimal(whole.replace(",", "") + (fraction or ""))
@@ -255,11 +255,11 @@ def calendar_date(value: Any, order: str = "MDY") -> date | None:
 
 # An http(s) URL or a bare host with no credentials, brackets or odd port: the host is
 # group 1 (the general steps in domain() give the same host for every such value).
-_PLAIN_URL = re.compile(r"(?:https?://)?([A-Za-z0-9.-]+)(?::\d+)?(?:[/?#]|$)")
+PLAIN_URL = re.compile(r"(?:https?://)?([A-Za-z0-9.-]+)(?::\d+)?(?:[/?#]|$)")
 _HOSTNAME = re.compile(r"^(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
-def _host_of(raw: str) -> str:
+def host_of(raw: str) -> str:
     """The lower-cased host of a URL or bare host name (before ``www.`` and checks)."""
     host = raw
     scheme_end = host.find("://")
@@ -288,9 +288,9 @@ def domain(value: Any) -> str | None:
     raw = text(value)
     if raw is None:
         return None
-    plain = _PLAIN_URL.match(raw)
-    # The usual cell is read by one pattern; it gives the host _host_of would.
-    host = plain.group(1).rstrip(".").lower() if plain is not None else _host_of(raw)
+    plain = PLAIN_URL.match(raw)
+    # The usual cell is read by one pattern; it gives the host host_of would.
+    host = plain.group(1).rstrip(".").lower() if plain is not None else host_of(raw)
     if host.startswith("www."):
         host = host[4:]
     if not host:

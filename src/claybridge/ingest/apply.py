@@ -218,7 +218,7 @@ def _outbound(
     return {**result, "status": "started" if created else "exists", "run_id": run["id"]}
 
 
-def _deferred_upsert(
+def defer_customer_upsert(
     conn: sa.Connection, data: CustomerInput, owner_id: str | None, source_id: str, now: datetime
 ) -> tuple[dict[str, Any], bool]:
     """:func:`customers.upsert` for a batch that writes its upserts at commit: the row is
@@ -265,9 +265,11 @@ def _one(
         assert action.customer is not None
         owner_id = owner["id"] if owner else None
         if dry_run:
-            row, created = customers.preview(conn, action.customer, owner_id=owner_id)
+            row, created = customers.preview(
+                conn, action.customer, owner_id=owner_id, source_id=source_id, now=now
+            )
         elif batch_scope(conn).get(DEFER_UPSERTS):
-            row, created = _deferred_upsert(conn, action.customer, owner_id, source_id, now)
+            row, created = defer_customer_upsert(conn, action.customer, owner_id, source_id, now)
         else:
             row, created = customers.upsert(
                 conn, action.customer, owner_id=owner_id, source_id=source_id, now=now

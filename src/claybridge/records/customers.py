@@ -38,7 +38,11 @@ def public(row: dict[str, Any], owner: dict[str, Any] | None = None) -> dict[str
     }
 
 
-_OPTIONAL = ("owner_id", "stage", "arr", "renewal_date")
+# The merge rule, stated once for the SQL upsert and for merged() (deferred writes, the
+# dry run): a sent row always replaces these ...
+REPLACED = ("name", "website_url", "source_id", "updated_at")
+# ... and replaces these only with a value: None (a blank cell) keeps the stored one.
+KEPT_WHEN_BLANK = ("owner_id", "stage", "arr", "renewal_date")
 _CENT = Decimal("0.01")
 _COLUMNS = [c.key for c in customers.c]
 
@@ -51,8 +55,8 @@ def _upsert(insert: Any, *, returning: bool = True) -> sa.ClauseElement:
     column keeps its stored value when the row sent none: ``COALESCE(excluded.col, col)``.
     """
     base = insert(customers)
-    always = {c: base.excluded[c] for c in ("name", "website_url", "source_id", "updated_at")}
-    kept = {c: sa.func.coalesce(base.excluded[c], customers.c[c]) for c in _OPTIONAL}
+    always = {c: base.excluded[c] for c in REPLACED}
+    kept = {c: sa.func.coalesce(base.excluded[c], customers.c[c]) for c in KEPT_WHEN_BLANK}
     stmt = base.on_conflict_do_update(index_elements=[customers.c.domain], set_={**always, **kept})
     done: sa.ClauseElement = stmt.returning(*customers.c) if returning else stmt
     return done
@@ -139,10 +143,9 @@ def by_domain(conn: sa.Connection, domain: str) -> dict[str, Any] | None:
 def merged(existing: dict[str, Any] | None, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """The row :func:`upsert` with ``params`` leaves when ``existing`` is stored (pure).
 
-    The same rules as the SQL: on insert every value as sent; on update the id and
-    created_at stay, name, website_url, source_id and updated_at are replaced, and the
-    optional columns keep their stored value when ``None`` was sent. Values come back
-    as the database would return them (amounts rounded to cents, times in UTC).
+    The rule the SQL applies (:data:`REPLACED`, :data:`KEPT_WHEN_BLANK`): on insert
+    every value as sent; on update the id and created_at stay. Values come back as the
+    database would return them (amounts rounded to cents, times in UTC).
     """
     arr = params["arr"]
     sent = {
@@ -154,9 +157,9 @@ def merged(existing: dict[str, Any] | None, params: dict[str, Any]) -> tuple[dic
     if existing is None:
         return sent, True
     row = dict(existing)
-    for column in ("name", "website_url", "source_id", "updated_at"):
+    for column in REPLACED:
         row[column] = sent[column]
-    for column in _OPTIONAL:
+    for column in KEPT_WHEN_BLANK:
         if sent[column] is not None:
             row[column] = sent[column]
     return row, False
@@ -167,33 +170,20 @@ def _utc(value: datetime) -> datetime:
 
 
 def preview(
-    conn: sa.Connection, data: CustomerInput, *, owner_id: str | None
+    conn: sa.Connection,
+    data: CustomerInput,
+    *,
+    owner_id: str | None,
+    source_id: str,
+    now: datetime,
 ) -> tuple[dict[str, Any], bool]:
-    """The customer as :func:`upsert` would leave it, without writing (dry run)."""
-    existing = by_domain(conn, data.domain)
-    row: dict[str, Any] = (
-        dict(existing)
-        if existing
-        else {
-            "id": None,
-            "domain": data.domain,
-            "owner_id": None,
-            "stage": None,
-            "arr": None,
-            "renewal_date": None,
-            "created_at": None,
-            "updated_at": None,
-        }
-    )
-    row.update(name=data.name, website_url=data.website_url)
-    sent = {
-        "owner_id": owner_id,
-        "stage": data.stage,
-        "arr": data.arr,
-        "renewal_date": data.renewal_date,
-    }
-    row.update({k: v for k, v in sent.items() if v is not None})
-    return row, existing is None
+    """The customer as :func:`upsert` would leave it, without writing (dry run): the
+    same :func:`merged` rule; a customer not yet stored has no id or times."""
+    params = upsert_params(data, owner_id=owner_id, source_id=source_id, now=now)
+    row, created = merged(by_domain(conn, data.domain), params)
+    if created:
+        row.update(id=None, created_at=None, updated_at=None)
+    return row, created
 
 
 def get(conn: sa.Connection, ref: str) -> tuple[dict[str, Any], dict[str, Any] | None]:

@@ -72,7 +72,7 @@ def live(
     return found
 
 
-_LOOKUP_MANY = Prepared(
+LOOKUP_MANY = Prepared(
     sa.select(
         keys.c.key,
         keys.c.event_id,
@@ -94,7 +94,7 @@ def lookup_many(
 ) -> dict[str, dict[str, Any]]:
     """The stored rows of those of ``wanted`` keys that exist (live or not), by key: one
     query for a whole batch, instead of one per request (see ``ingest.pipeline``)."""
-    rows = _LOOKUP_MANY.all(conn, {"source_id": source_id, "keys": wanted})
+    rows = LOOKUP_MANY.all(conn, {"source_id": source_id, "keys": wanted})
     return {row.pop("key"): row for row in rows}
 
 

@@ -12,16 +12,11 @@ from typing import Any
 from claybridge.core.coerce import is_blank
 
 
+def changed_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The values that were sent (not blank, by :func:`is_blank`): what an update writes."""
+    return {k: v for k, v in values.items() if not is_blank(v)}
+
+
 def merge_properties(stored: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:
     """``stored`` updated with the non-blank values of ``sent`` (a new dict)."""
-    merged = dict(stored)
-    # is_blank, inlined: this runs for every property of every row.
-    merged.update(
-        {k: v for k, v in sent.items() if v is not None and (type(v) is not str or v.strip())}
-    )
-    return merged
-
-
-def changed_fields(values: dict[str, Any]) -> dict[str, Any]:
-    """The named fields that were sent (not blank): the ones an update writes."""
-    return {k: v for k, v in values.items() if not is_blank(v)}
+    return {**stored, **changed_fields(sent)}

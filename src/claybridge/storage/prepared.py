@@ -33,7 +33,7 @@ def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
     return itemgetter(*names)
 
 
-def _bind_processor(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Processor:
+def bind_processor(type_: sa.types.TypeEngine[Any], dialect: sa.Dialect) -> Processor:
     """SQLAlchemy's bind processor for ``type_``, except for dates on SQLite: the text
     SQLAlchemy stores there (``%(year)04d-%(month)02d-%(day)02d``) is what
     ``date.isoformat`` makes in C, at a fraction of the cost of the formatting chain."""
@@ -137,7 +137,7 @@ class Prepared:
             assert isinstance(compiled, SQLCompiler)
             binds = compiled.binds
             names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(binds)
-            processors = [_bind_processor(binds[name].type, dialect) for name in names]
+            processors = [bind_processor(binds[name].type, dialect) for name in names]
             # Binds the statement fixes itself (a LIMIT, a literal compared with) keep
             # their value; the others come from the parameters.
             fixed = {n: binds[n].effective_value for n in names if n not in self._keys}

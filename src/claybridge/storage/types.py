@@ -16,7 +16,7 @@ _CENT = Decimal("0.01")
 # rows are written table by table (its upserts as they run, its event and key rows at the
 # end), so the same values come back a batch apart: every SQLite binder shares this memo
 # of recent values (datetime -> text). Cleared when full; dict operations are atomic.
-_SQLITE_TIMESTAMPS: dict[datetime, str] = {}
+SQLITE_TIMESTAMPS: dict[datetime, str] = {}
 _MEMO_SIZE = 2048
 _SQLITE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
@@ -46,7 +46,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        memo = _SQLITE_TIMESTAMPS
+        memo = SQLITE_TIMESTAMPS
 
         def process(value: datetime | None) -> str | None:
             if value is None:

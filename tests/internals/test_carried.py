@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from claybridge.actions.upsert_customer import CustomerInput
 from claybridge.ingest import committer_loop
-from claybridge.ingest.apply import _deferred_upsert
+from claybridge.ingest.apply import defer_customer_upsert
 from claybridge.ingest.committer import Committer, open_committer
 from claybridge.records import customers, sources
 from claybridge.storage.batch import DEFER_UPSERTS, batch_scope
@@ -42,7 +42,7 @@ def _upsert(source_id: str, domain: str, stage: str | None, second: int = 0) -> 
 
     def job(conn: sa.Connection) -> tuple[dict[str, Any], bool]:
         if batch_scope(conn).get(DEFER_UPSERTS):
-            return _deferred_upsert(conn, data, None, source_id, at)
+            return defer_customer_upsert(conn, data, None, source_id, at)
         return customers.upsert(conn, data, owner_id=None, source_id=source_id, now=at)
 
     return job

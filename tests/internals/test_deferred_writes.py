@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from claybridge.actions.upsert_customer import CustomerInput
-from claybridge.ingest.apply import _deferred_upsert
+from claybridge.ingest.apply import defer_customer_upsert
 from claybridge.records import customers, events, owners, sources
 from claybridge.storage.batch import defer_insert, run_jobs_deferred
 from claybridge.storage.database import Database
@@ -149,7 +149,7 @@ def test_deferred_upserts_answer_and_store_what_upserts_do(db: Database) -> None
 
     def job_for(i: int, data: CustomerInput, owner: str | None) -> Any:
         def job(conn: sa.Connection) -> tuple[dict[str, Any], bool]:
-            return _deferred_upsert(conn, data, owner, source_id, at + timedelta(seconds=i))
+            return defer_customer_upsert(conn, data, owner, source_id, at + timedelta(seconds=i))
 
         return job
 
