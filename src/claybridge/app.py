@@ -9,8 +9,8 @@ owns the lifespan.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -53,9 +53,23 @@ class ClaybridgeApp(HooksEndpoint):
             state.box,
             lambda: state.wake(),
             other=admin,
+            caches=state.ingest_caches,
         )
         self.state = state
         self.admin = admin
+
+
+ROUTERS = (
+    health_router,
+    admin_router,
+    sources_router,
+    records_router,
+    outbound_router,
+    workflows_router,
+    clay_router,
+    alerts_router,
+    metrics_router,
+)
 
 
 def create_app(
@@ -68,36 +82,40 @@ def create_app(
     """
     state = AppState(settings or Settings(), clock or SystemClock())
     live = LiveTail(state.db)
+    admin = FastAPI(
+        title="Claybridge",
+        version=__version__,
+        description="Admin API of Claybridge. Clay posts rows to `POST /hooks/{source_key}`.",
+        lifespan=_lifespan(state, live, worker=worker),
+        docs_url=None,  # served by install_docs, with local assets
+        redoc_url=None,  # (ReDoc loads its script from a CDN)
+    )
+    admin.state.claybridge = state
+    install_error_handlers(admin)
+    admin.add_middleware(AdminGuard)
+    for router in ROUTERS:
+        admin.include_router(router)
+    install_console(admin, live)
+    install_docs(admin)
+    admin.openapi = _openapi(admin)  # type: ignore[method-assign]
+    return ClaybridgeApp(state, admin)
+
+
+def _lifespan(
+    state: AppState, live: LiveTail, *, worker: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs while the app serves: the committer, this process's presence, and
+    (``worker``) a supervised delivery worker; all stopped in order at shutdown."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.committer.start()
         stop = asyncio.Event()
-        task = None
+        kind = "serve" if worker else "api"
         presence = asyncio.create_task(
-            keep_present(
-                state.db,
-                state.clock,
-                "serve" if worker else "api",
-                state.settings.base_url,
-                stop,
-            )
+            keep_present(state.db, state.clock, kind, state.settings.base_url, stop)
         )
-        if worker:
-
-            def started(runner: Worker) -> None:
-                state.worker = runner
-                state.wake = runner.wake
-
-            task = asyncio.create_task(
-                supervise(
-                    lambda: build_worker(state.settings, state.db, state.box, state.clock),
-                    stop,
-                    on_start=started,
-                    on_crash=report_crash(state.db, state.clock),
-                    report=state.supervision,
-                )
-            )
+        task = asyncio.create_task(_supervised(state, stop)) if worker else None
         try:
             yield
         finally:
@@ -109,28 +127,28 @@ def create_app(
             state.committer.stop()
             state.db.dispose()
 
-    admin = FastAPI(
-        title="Claybridge",
-        version=__version__,
-        description="Admin API of Claybridge. Clay posts rows to `POST /hooks/{source_key}`.",
-        lifespan=lifespan,
-        docs_url=None,  # served by install_docs, with local assets
-        redoc_url=None,  # (ReDoc loads its script from a CDN)
+    return lifespan
+
+
+async def _supervised(state: AppState, stop: asyncio.Event) -> None:
+    """The in-process worker, restarted after a crash, woken by ingest."""
+
+    def started(runner: Worker) -> None:
+        state.worker = runner
+        state.wake = runner.wake
+
+    await supervise(
+        lambda: build_worker(state.settings, state.db, state.box, state.clock),
+        stop,
+        on_start=started,
+        on_crash=report_crash(state.db, state.clock),
+        report=state.supervision,
     )
-    admin.state.claybridge = state
-    install_error_handlers(admin)
-    admin.add_middleware(AdminGuard)
-    admin.include_router(health_router)
-    admin.include_router(admin_router)
-    admin.include_router(sources_router)
-    admin.include_router(records_router)
-    admin.include_router(outbound_router)
-    admin.include_router(workflows_router)
-    admin.include_router(clay_router)
-    admin.include_router(alerts_router)
-    admin.include_router(metrics_router)
-    install_console(admin, live)
-    install_docs(admin)
+
+
+def _openapi(admin: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, with the hooks path (not a FastAPI route) and the bearer
+    scheme added, built once."""
 
     def openapi() -> dict[str, Any]:
         if admin.openapi_schema is None:
@@ -144,5 +162,4 @@ def create_app(
             admin.openapi_schema = declare_bearer(schema)
         return admin.openapi_schema
 
-    admin.openapi = openapi  # type: ignore[method-assign]
-    return ClaybridgeApp(state, admin)
+    return openapi

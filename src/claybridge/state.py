@@ -9,6 +9,7 @@ from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
 from claybridge.delivery.service import Supervision
 from claybridge.delivery.worker import Worker
+from claybridge.ingest.caches import IngestCaches
 from claybridge.ingest.committer import Committer, open_committer
 from claybridge.secretbox import SecretBox, load_key
 from claybridge.storage.database import Database
@@ -26,6 +27,8 @@ class AppState:
     # Called after ingest commits work for the outbound queue: wakes an in-process worker.
     wake: Callable[[], None] = field(init=False)
     worker: Worker | None = field(init=False, default=None)
+    # What ingest remembers across requests (compiled configurations, sources seen).
+    ingest_caches: IngestCaches = field(init=False, default_factory=IngestCaches)
     # The in-process worker's crashes (claybridge serve), for /metrics.
     supervision: Supervision = field(init=False, default_factory=Supervision)
 

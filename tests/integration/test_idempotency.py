@@ -15,7 +15,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from claybridge.ingest.pipeline import IngestJob, IngestRequest
+from claybridge.ingest.job import IngestJob
+from claybridge.ingest.pipeline import IngestRequest
 from claybridge.records import idempotency
 from claybridge.records.retention import prune
 from claybridge.storage.batch import run_jobs

@@ -9,13 +9,28 @@ import orjson
 import pytest
 
 from claybridge.ingest import pipeline
-from claybridge.ingest.pipeline import IngestJob, IngestRequest, IngestResponse
+from claybridge.ingest.caches import IngestCaches
+from claybridge.ingest.job import IngestJob
+from claybridge.ingest.pipeline import IngestRequest, IngestResponse
 from claybridge.records import owners, sources
 from claybridge.storage.batch import run_jobs
 from claybridge.storage.database import Database
 from tests.conftest import now
 
 ROW = {"name": "Acme", "websiteUrl": "https://acme.com", "owner": "Ada Lovelace", "arr": "$1,200"}
+
+
+# What one app remembers across requests: these tests' requests share it, as a
+# server's do.
+CACHES = IngestCaches()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    """Each test starts as an app that has seen nothing."""
+    CACHES.compiled.clear()
+    CACHES.seen.clear()
+    CACHES.verified_ahead.clear()
 
 
 def _request(key: str, token: str, body: dict[str, Any] = ROW) -> IngestRequest:
@@ -26,6 +41,7 @@ def _request(key: str, token: str, body: dict[str, Any] = ROW) -> IngestRequest:
         received_at=now(),
         max_body_bytes=1_000_000,
         authorization=f"Bearer {token}",
+        caches=CACHES,
     )
 
 

@@ -152,26 +152,28 @@ class ClayTableImitation:
             self.state.rejected[status] = self.state.rejected.get(status, 0) + 1
         return status, {"error": code, "message": message}, []
 
-    def _handle(self, scope: Any, body: bytes) -> tuple[int, Any, list[Any]]:
-        path, method = scope["path"], scope["method"]
+    def _route(self, method: str, path: str) -> tuple[int, Any, list[Any]] | None:
+        """The answer to anything but a row posted to the webhook (``None`` for that)."""
         if method == "GET" and path in ("/rows", "/webhook/rows"):
             with self._lock:
                 return 200, {"rows": list(self.state.rows)}, []
         if method == "GET" and path in ("/stats", "/webhook/stats", "/webhook", "/"):
             with self._lock:
                 return 200, self.stats(), []
-        if method != "POST" or not _is_webhook(path):
-            # Like Clay: only the table's webhook takes rows. An enrichment call (an SDK
-            # pointed here) must fail, not be recorded as a row.
-            return (
-                404,
-                {
-                    "error": "not_found",
-                    "message": f"no {method} {path} here: this imitates a Clay table webhook "
-                    "(POST rows to /webhook; GET /rows, /stats)",
-                },
-                [],
-            )
+        if method == "POST" and _is_webhook(path):
+            return None
+        # Like Clay: only the table's webhook takes rows. An enrichment call (an SDK
+        # pointed here) must fail, not be recorded as a row.
+        message = (
+            f"no {method} {path} here: this imitates a Clay table webhook "
+            "(POST rows to /webhook; GET /rows, /stats)"
+        )
+        return 404, {"error": "not_found", "message": message}, []
+
+    def _handle(self, scope: Any, body: bytes) -> tuple[int, Any, list[Any]]:
+        routed = self._route(scope["method"], scope["path"])
+        if routed is not None:
+            return routed
         cfg = self.config
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         if cfg.auth_value is not None and headers.get(cfg.auth_header.lower()) != cfg.auth_value:

@@ -90,16 +90,9 @@ def enqueue(
     check_size(encoded(row), opts.max_payload_bytes)
     result: dict[str, Any] = {"request_id": request_id, "destination": dest["name"]}
     if request_id is not None:
-        if clay.accepted(conn, dest["id"], [request_id]):
-            return {**result, "status": "already_accepted"}
-        waiting = conn.execute(
-            sa.select(pending_requests.c.status).where(pending_requests.c.request_id == request_id)
-        ).scalar()
-        if waiting is not None:
-            return {**result, "status": "exists", "request_status": waiting}
-        queued = deliveries.queued_for_request(conn, dest["id"], request_id)
-        if queued is not None:  # a copy already waits to be sent: that one is the row
-            return {**result, "status": "queued", "delivery_id": queued, "duplicate": True}
+        known = _known(conn, dest, request_id)
+        if known is not None:
+            return {**result, **known}
     delivery = deliveries.new_row(
         dest["id"], row, now, event_id=event_id, run_id=run_id, request_id=request_id
     )
@@ -109,18 +102,30 @@ def enqueue(
         deliveries.enqueue(conn, [delivery])
     if callback_url is not None:
         assert request_id is not None
-        clay.add_pending(
-            conn,
-            [
-                clay.new_pending(
-                    request_id,
-                    dest["id"],
-                    now,
-                    opts.callback_timeout,
-                    delivery_id=delivery["id"],
-                    run_id=run_id,
-                )
-            ],
+        pending = clay.new_pending(
+            request_id,
+            dest["id"],
+            now,
+            opts.callback_timeout,
+            delivery_id=delivery["id"],
+            run_id=run_id,
         )
+        clay.add_pending(conn, [pending])
         result["callback_url"] = callback_url
     return {**result, "status": "queued", "delivery_id": delivery["id"]}
+
+
+def _known(conn: sa.Connection, dest: dict[str, Any], request_id: str) -> dict[str, Any] | None:
+    """What became of ``request_id`` already, if anything: Clay accepted it, it waits
+    for its callback, or a copy is queued (that one is the row)."""
+    if clay.accepted(conn, dest["id"], [request_id]):
+        return {"status": "already_accepted"}
+    waiting = conn.execute(
+        sa.select(pending_requests.c.status).where(pending_requests.c.request_id == request_id)
+    ).scalar()
+    if waiting is not None:
+        return {"status": "exists", "request_status": waiting}
+    queued = deliveries.queued_for_request(conn, dest["id"], request_id)
+    if queued is not None:
+        return {"status": "queued", "delivery_id": queued, "duplicate": True}
+    return None

@@ -16,6 +16,7 @@ import uvicorn
 from claybridge.cli import (
     alerts,
     clay,
+    deliveries,
     events,
     keys,
     operate,
@@ -56,7 +57,7 @@ app.command("console-link")(keys.console_link)
 app.add_typer(records.people_app, name="people")
 app.add_typer(records.objects_app, name="objects")
 app.add_typer(outbound.app, name="destinations")
-app.add_typer(outbound.deliveries_app, name="deliveries")
+app.add_typer(deliveries.deliveries_app, name="deliveries")
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(workflows.runs_app, name="runs")
 app.add_typer(clay.requests_app, name="requests")

@@ -116,16 +116,31 @@ class DestinationSpec(BaseModel):
     @model_validator(mode="after")
     def _kind_rules(self) -> DestinationSpec:
         if self.kind == "clay":
-            if self.template or self.signing_secret or self.headers:
-                raise ValueError(
-                    "a clay destination sends the row as JSON: no template, headers or "
-                    "signing (use auth_header_name/auth_header_value)"
-                )
-            if self.alerts:
-                raise ValueError("alerts go to an http or slack destination, not a Clay table")
-            if self.clay is None:
-                self.clay = ClayOptions()
-            return self
+            return self._clay_rules()
+        if self.clay is not None or self.auth_header_name or self.auth_header_value:
+            raise ValueError("clay settings and auth_header_* are for kind clay only")
+        if self.kind == "slack":
+            if not self.template:
+                raise ValueError("a slack destination needs a template (the message text)")
+            if self.signing_secret:
+                raise ValueError("slack destinations are not signed")
+        secret = self.signing_secret
+        if secret and secret != GENERATE and not secret.startswith(("whsec_", "enc:v1:", "*")):
+            raise ValueError("signing_secret must be 'generate' or a whsec_… secret")
+        return self
+
+    def _clay_rules(self) -> DestinationSpec:
+        """A Clay table takes the row as JSON, and its own auth header; no alerts."""
+        if self.template or self.signing_secret or self.headers:
+            raise ValueError(
+                "a clay destination sends the row as JSON: no template, headers or "
+                "signing (use auth_header_name/auth_header_value)"
+            )
+        if self.alerts:
+            raise ValueError("alerts go to an http or slack destination, not a Clay table")
+        if self.clay is None:
+            self.clay = ClayOptions()
+        return self
         if self.clay is not None or self.auth_header_name or self.auth_header_value:
             raise ValueError("clay settings and auth_header_* are for kind clay only")
         if self.kind == "slack":

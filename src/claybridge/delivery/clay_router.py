@@ -22,8 +22,9 @@ from claybridge.core.clay_rules import PayloadTooLarge, check_size, exhausted_me
 from claybridge.core.ssrf import Network
 from claybridge.delivery.sender import Attempt, clay_request, send_request
 from claybridge.records import clay, deliveries
+from claybridge.records.claims import Claimed
 from claybridge.records.clay import Route
-from claybridge.records.deliveries import Claimed, Settled
+from claybridge.records.deliveries import Settled
 from claybridge.records.destinations import Target
 from claybridge.secretbox import SecretBox
 

@@ -49,8 +49,9 @@ from claybridge.core.schedule import decide
 from claybridge.core.ssrf import Network, guarded_session
 from claybridge.delivery.clay_router import ClayRouter, Result
 from claybridge.delivery.sender import Attempt, send
-from claybridge.records import deliveries, destinations, due
-from claybridge.records.deliveries import Claimed, Settled
+from claybridge.records import claims, deliveries, destinations, due
+from claybridge.records.claims import Claimed
+from claybridge.records.deliveries import Settled
 from claybridge.records.destinations import Target
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database
@@ -244,7 +245,7 @@ class Worker:
         if limit <= 0:
             return []
         with self.db.write() as conn:
-            claimed = deliveries.claim(
+            claimed = claims.claim(
                 conn,
                 worker=self.name,
                 now=now,

@@ -258,33 +258,15 @@ def _one(
     now: datetime,
     dry_run: bool,
 ) -> dict[str, Any]:
+    """Carry out (or preview) one record action: a customer, a person or an object."""
     if action.status == "skipped":
         return {"kind": action.kind, "status": "skipped", "reason": action.reason}
     status = "would_apply" if dry_run else "applied"
     if action.kind == "upsert_customer":
-        assert action.customer is not None
-        owner_id = owner["id"] if owner else None
-        if dry_run:
-            row, created = customers.preview(
-                conn, action.customer, owner_id=owner_id, source_id=source_id, now=now
-            )
-        elif batch_scope(conn).get(DEFER_UPSERTS):
-            row, created = defer_customer_upsert(conn, action.customer, owner_id, source_id, now)
-        else:
-            row, created = customers.upsert(
-                conn, action.customer, owner_id=owner_id, source_id=source_id, now=now
-            )
-        if owner is None and row["owner_id"]:
-            owner = owners.get(conn, row["owner_id"])  # kept from an earlier row: show it
-        body = customers.public(row, owner)
-        body["created"] = created
-        # The record itself is the answer's top-level "customer" (see ingest.pipeline).
         return {
             "kind": action.kind,
             "status": status,
-            "created": created,
-            "customer_id": body["id"],
-            "_customer": body,
+            **_customer(conn, action, owner, source_id=source_id, now=now, dry_run=dry_run),
         }
     assert action.key is not None
     if action.kind == "identify_person":
@@ -313,3 +295,33 @@ def _one(
         "created": created,
         "object": objects.public(obj),
     }
+
+
+def _customer(
+    conn: sa.Connection,
+    action: PlannedAction,
+    owner: Owner,
+    *,
+    source_id: str,
+    now: datetime,
+    dry_run: bool,
+) -> dict[str, Any]:
+    """The customer upsert: previewed, deferred to the batch's end, or written now."""
+    assert action.customer is not None
+    owner_id = owner["id"] if owner else None
+    if dry_run:
+        row, created = customers.preview(
+            conn, action.customer, owner_id=owner_id, source_id=source_id, now=now
+        )
+    elif batch_scope(conn).get(DEFER_UPSERTS):
+        row, created = defer_customer_upsert(conn, action.customer, owner_id, source_id, now)
+    else:
+        row, created = customers.upsert(
+            conn, action.customer, owner_id=owner_id, source_id=source_id, now=now
+        )
+    if owner is None and row["owner_id"]:
+        owner = owners.get(conn, row["owner_id"])  # kept from an earlier row: show it
+    body = customers.public(row, owner)
+    body["created"] = created
+    # The record itself is the answer's top-level "customer" (see ingest.pipeline).
+    return {"created": created, "customer_id": body["id"], "_customer": body}

@@ -19,8 +19,10 @@ from claybridge.asgi import BodyCutOff, read_body, send_json
 from claybridge.clock import Clock
 from claybridge.config import Settings
 from claybridge.errors import error_body
+from claybridge.ingest.caches import IngestCaches
 from claybridge.ingest.committer import Committer
-from claybridge.ingest.pipeline import IngestJob, IngestRequest, IngestResponse
+from claybridge.ingest.job import IngestJob
+from claybridge.ingest.pipeline import IngestRequest, IngestResponse
 from claybridge.secretbox import SecretBox
 from claybridge.storage.faults import StorageTimeout, is_unavailable
 
@@ -51,8 +53,10 @@ class HooksEndpoint:
         box: SecretBox,
         wake: Callable[[], None] = lambda: None,
         other: ASGIApp = _not_found,
+        caches: IngestCaches | None = None,
     ) -> None:
         self._other = other
+        self._caches = caches or IngestCaches()  # the app's (see claybridge.state)
         self._settings = settings
         # Read once: settings do not change while the app runs, and these are read on
         # every request (base_url is a computed property).
@@ -74,27 +78,13 @@ class HooksEndpoint:
             return
         received_at = self._clock.now()
         if scope["method"] != "POST":
-            await send_json(
-                send,
-                405,
-                error_body("method_not_allowed", "sources accept POST only"),
-                [(b"allow", b"POST")],
-            )
+            refusal = error_body("method_not_allowed", "sources accept POST only")
+            await send_json(send, 405, refusal, [(b"allow", b"POST")])
             return
         key = scope["path"][len(PREFIX) :].rstrip("/")
-        limit = self._limit
-        authorization: str | None = None
-        declared = 0
-        headers: list[tuple[str, str]] = []
-        for raw_name, raw_value in scope["headers"]:
-            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-            headers.append((name, value))
-            if raw_name == b"authorization":
-                authorization = value
-            elif raw_name == b"content-length" and value.isdigit():
-                declared = int(value)
+        headers, authorization, declared = _headers(scope)
         try:
-            body = None if declared > limit else await read_body(receive, limit)
+            body = None if declared > self._limit else await read_body(receive, self._limit)
         except BodyCutOff:  # never act on part of a row
             log.info("request body cut off; discarded", source_key=key)
             return
@@ -103,12 +93,13 @@ class HooksEndpoint:
             headers=headers,
             body=body,
             received_at=received_at,
-            max_body_bytes=limit,
+            max_body_bytes=self._limit,
             date_order=self._date_order,
             authorization=authorization,
             dry_run=_dry_run(scope.get("query_string", b"")),
             box=self._box,
             base_url=self._base_url,
+            caches=self._caches,
         )
         job = IngestJob(request)
         job.plan_ahead()  # pure work, while an earlier batch commits
@@ -119,29 +110,52 @@ class HooksEndpoint:
             else:
                 response = await _within(future, self._deadline)
         except Exception as exc:
-            if is_unavailable(exc):  # Clay retries a 503; nothing was acknowledged
-                log.error("storage error on ingest", source_key=key, error=repr(exc))
-                response = IngestResponse(
-                    503, error_body("storage_unavailable", "the database is unavailable; retry")
-                )
-            else:
-                log.exception("unexpected error on ingest", source_key=key)
-                response = IngestResponse(500, error_body("internal_error", "internal error"))
+            response = _failure(exc, key)
         if response.queued:
             self._wake()
         extra = [(b"connection", b"close")] if body is None else []
         if response.headers:
             extra.extend(response.headers)
         if response.status_code >= 400:
-            error = response.body.get("error", {})
-            log.info(
-                "event rejected",
-                source_key=key,
-                status=response.status_code,
-                code=error.get("code"),
-                field=error.get("field"),
-            )
+            _log_refused(key, response)
         await send_json(send, response.status_code, response.body, extra, response.payload)
+
+
+def _failure(exc: Exception, key: str) -> IngestResponse:
+    """The answer when a job did not complete: 503 when the database is not there (Clay
+    retries it; nothing was acknowledged), 500 for a bug (logged with its traceback)."""
+    if is_unavailable(exc):
+        log.error("storage error on ingest", source_key=key, error=repr(exc))
+        body = error_body("storage_unavailable", "the database is unavailable; retry")
+        return IngestResponse(503, body)
+    log.exception("unexpected error on ingest", source_key=key)
+    return IngestResponse(500, error_body("internal_error", "internal error"))
+
+
+def _headers(scope: Scope) -> tuple[list[tuple[str, str]], str | None, int]:
+    """The request's headers, its Authorization value, and its declared Content-Length."""
+    authorization: str | None = None
+    declared = 0
+    headers: list[tuple[str, str]] = []
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+        headers.append((name, value))
+        if raw_name == b"authorization":
+            authorization = value
+        elif raw_name == b"content-length" and value.isdigit():
+            declared = int(value)
+    return headers, authorization, declared
+
+
+def _log_refused(key: str, response: IngestResponse) -> None:
+    error = response.body.get("error", {})
+    log.info(
+        "event rejected",
+        source_key=key,
+        status=response.status_code,
+        code=error.get("code"),
+        field=error.get("field"),
+    )
 
 
 async def _within(future: asyncio.Future[IngestResponse], seconds: float) -> IngestResponse:

@@ -439,7 +439,7 @@ def probe_delay(opened_at: datetime, now: datetime, cooldown: float) -> float:
     the circuit has been open so far, so the pauses double (5, 5, 10, 20, 40 s…), never
     longer than ``cooldown``: a short outage costs seconds, a long one a probe per
     cooldown. One probe at a time: the worker that takes a probe moves the next one a
-    cooldown away until its outcome is recorded (``deliveries.claim``).
+    cooldown away until its outcome is recorded (``claims.claim``).
     """
     elapsed = (now - opened_at).total_seconds()
     return min(cooldown, max(FIRST_PROBE_SECONDS, elapsed))

@@ -163,33 +163,42 @@ def _owner(ctx: Context, owner: dict[str, str], outcome: Outcome) -> None:
 
 def _destination(ctx: Context, entry: dict[str, Any], outcome: Outcome) -> None:
     row = _existing(ctx.conn, destinations_table, "name", entry["name"])
+    hooks = entry.get("webhooks") or []
     if row is None:
         outcome.changes.append(f"+ destination {entry['name']} ({entry['kind']})")
         if not ctx.dry_run:
             made, shown = destinations.create(ctx.conn, as_spec(entry), ctx.now, ctx.box, ctx.allow)
-            pool.extend(ctx, made, entry.get("webhooks") or [])
-            if shown:
-                outcome.signing_secrets[entry["name"]] = shown
+            pool.extend(ctx, made, hooks)
+            _show_once(outcome, entry["name"], shown)
         return
     if entry.get("signing_secret") == GENERATE and row["signing_secret"]:
         entry = {**entry, "signing_secret": MASK}  # keep the one generated before
-    before, after = _clear_spec(ctx, row, row), _clear_spec(ctx, as_spec(entry), row)
-    if row["kind"] == "clay":
-        for key in ("url", "auth_header_name", "auth_header_value"):
-            before.pop(key, None), after.pop(key, None)
-    lines = [_hide(line) for line in diff(before, after)]
-    lines += pool.differences(ctx, row, entry.get("webhooks") or [])
+    lines = _destination_changes(ctx, row, entry) + pool.differences(ctx, row, hooks)
     if not lines:
         outcome.unchanged += 1
         return
     outcome.changes += [f"~ destination {entry['name']}: {line}" for line in lines]
     if not ctx.dry_run:
-        _, shown = destinations.update(
-            ctx.conn, row["id"], as_spec(entry), ctx.now, ctx.box, ctx.allow
-        )
-        pool.sync(ctx, row, entry.get("webhooks") or [])
-        if shown:
-            outcome.signing_secrets[entry["name"]] = shown
+        spec = as_spec(entry)
+        _, shown = destinations.update(ctx.conn, row["id"], spec, ctx.now, ctx.box, ctx.allow)
+        pool.sync(ctx, row, hooks)
+        _show_once(outcome, entry["name"], shown)
+
+
+def _destination_changes(ctx: Context, row: dict[str, Any], entry: dict[str, Any]) -> list[str]:
+    """The stored destination's settings against the file's, field by field (a Clay
+    destination's webhooks are compared by ``pool``)."""
+    before, after = _clear_spec(ctx, row, row), _clear_spec(ctx, as_spec(entry), row)
+    if row["kind"] == "clay":
+        for key in ("url", "auth_header_name", "auth_header_value"):
+            before.pop(key, None)
+            after.pop(key, None)
+    return [_hide(line) for line in diff(before, after)]
+
+
+def _show_once(outcome: Outcome, name: str, secret: str | None) -> None:
+    if secret:
+        outcome.signing_secrets[name] = secret
 
 
 def _clear_spec(ctx: Context, data: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ the first thing to look at when ingest throughput or latency changes), and
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,6 +55,39 @@ class DatabaseCollector(Collector):
         self.state = state
 
     @staticmethod
+    def _events(conn: sa.Connection) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "claybridge_events", "Events in the event log", labels=["source", "outcome"]
+        )
+        rows = conn.execute(
+            sa.select(sources.c.name, events.c.status, sa.func.count())
+            .join(sources, sources.c.id == events.c.source_id)
+            .group_by(sources.c.name, events.c.status)
+        )
+        for name, status, n in rows:
+            family.add_metric([name, status], n)
+        return family
+
+    @staticmethod
+    def _queue(conn: sa.Connection, now: datetime) -> Iterator[GaugeMetricFamily]:
+        by_status = delivery_log.counts(conn)
+        family = GaugeMetricFamily(
+            "claybridge_deliveries", "Deliveries by status", labels=["status"]
+        )
+        for status in deliveries.STATUSES:
+            family.add_metric([status], by_status.get(status, 0))
+        yield family
+        depth = sum(by_status.get(s, 0) for s in deliveries.UNFINISHED)
+        yield GaugeMetricFamily("claybridge_queue_depth", "Deliveries still to send", value=depth)
+        oldest = delivery_log.oldest_due(conn, now)
+        age = (now - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            "claybridge_oldest_due_delivery_age_seconds",
+            "How long the longest-waiting due delivery has waited",
+            value=max(age, 0.0),
+        )
+
+    @staticmethod
     def _alerts(conn: sa.Connection) -> GaugeMetricFamily:
         family = GaugeMetricFamily(
             "claybridge_alerts", "Unresolved alerts by kind and status", labels=["kind", "status"]
@@ -68,35 +101,8 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Any]:
         now = self.state.clock.now()
         with self.state.db.read() as conn:
-            ev = GaugeMetricFamily(
-                "claybridge_events", "Events in the event log", labels=["source", "outcome"]
-            )
-            rows = conn.execute(
-                sa.select(sources.c.name, events.c.status, sa.func.count())
-                .join(sources, sources.c.id == events.c.source_id)
-                .group_by(sources.c.name, events.c.status)
-            )
-            for name, status, n in rows:
-                ev.add_metric([name, status], n)
-            yield ev
-            by_status = delivery_log.counts(conn)
-            dl = GaugeMetricFamily(
-                "claybridge_deliveries", "Deliveries by status", labels=["status"]
-            )
-            for status in deliveries.STATUSES:
-                dl.add_metric([status], by_status.get(status, 0))
-            yield dl
-            depth = sum(by_status.get(s, 0) for s in deliveries.UNFINISHED)
-            yield GaugeMetricFamily(
-                "claybridge_queue_depth", "Deliveries still to send", value=depth
-            )
-            oldest = delivery_log.oldest_due(conn, now)
-            age = (now - oldest).total_seconds() if oldest else 0.0
-            yield GaugeMetricFamily(
-                "claybridge_oldest_due_delivery_age_seconds",
-                "How long the longest-waiting due delivery has waited",
-                value=max(age, 0.0),
-            )
+            yield self._events(conn)
+            yield from self._queue(conn, now)
             yield self._latency(conn, now)
             run_counts = runs.counts(conn)
             rn = GaugeMetricFamily("claybridge_runs", "Workflow runs by status", labels=["status"])

@@ -134,5 +134,6 @@ async def run_dry(
         trusted=True,
         parsed=row,
         config=config,
+        caches=state.ingest_caches,
     )
     return await state.committer.submit(lambda conn: handle(conn, request))
