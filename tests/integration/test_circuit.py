@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from claybridge.core.ssrf import parse_networks
-from claybridge.records import destinations
+from claybridge.records import circuits, destinations, targets
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database
 from claybridge.storage.tables import destinations as table
@@ -34,13 +34,13 @@ def test_probes_start_after_5s_and_double_to_the_cooldown(db: Database) -> None:
             box,
             parse_networks("127.0.0.1/32"),
         )
-    target = destinations.target(row, box)
+    target = targets.target(row, box)
 
     def fail_at(seconds: float) -> float | None:
         """Record a failure at start + seconds; the seconds from start to the next probe."""
         at = start + timedelta(seconds=seconds)
         with db.write() as conn:
-            destinations.record_outcomes(conn, target, [False], at)
+            circuits.record_outcomes(conn, target, [False], at)
             probe_at = conn.execute(
                 sa.select(table.c.probe_at).where(table.c.id == target.id)
             ).scalar_one()
@@ -55,5 +55,5 @@ def test_probes_start_after_5s_and_double_to_the_cooldown(db: Database) -> None:
         probes.append(probe)
     assert probes == [5, 10, 20, 40, 80, 140, 200]  # pauses 5, 10, 20, 40, then 60
     with db.write() as conn:
-        change = destinations.record_outcomes(conn, target, [True], start + timedelta(seconds=200))
+        change = circuits.record_outcomes(conn, target, [True], start + timedelta(seconds=200))
     assert change == "closed"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from claybridge.core.ssrf import guarded_session, parse_networks
 from claybridge.delivery.sender import Attempt, send
-from claybridge.records.destinations import Target
+from claybridge.records.targets import Target
 from claybridge.storage.database import Database
 from claybridge.storage.tables import destinations
 from tests.integration.conftest import make_destination

@@ -9,7 +9,7 @@ from standardwebhooks.webhooks import Webhook
 from claybridge.core.render import RenderError, check_template, render
 from claybridge.delivery.sender import build_request
 from claybridge.errors import InvalidField
-from claybridge.records.destinations import Target
+from claybridge.records.targets import Target
 
 ROW = {"first_name": "Ada", "last_name": "Lovelace", "icp_score": "91", "company_name": "AE"}
 SLACK = (

@@ -28,8 +28,6 @@ NOT_YET_SPLIT = {
     "mapping/engine.py:_plan_action",
     "mapping/model.py:_kind_rules",
     "records/clay.py",
-    "records/destinations.py",
-    "records/destinations.py:_columns",
     "storage/prepared.py:_compiled",
     "storage/prepared.py:_run",
 }

@@ -21,7 +21,7 @@ from claybridge.cli.common import (
 )
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
-from claybridge.records import clay, destinations
+from claybridge.records import clay, destinations, targets
 from claybridge.web.outbound_api import SAMPLE
 
 app = typer.Typer(
@@ -319,7 +319,7 @@ def trial_send(
     data = orjson.loads(payload) if payload else dict(SAMPLE)
     with database() as (cfg, db):
         with db.read() as conn:
-            target = destinations.target(destinations.find(conn, ref), box(cfg))
+            target = targets.target(destinations.find(conn, ref), box(cfg))
         result = asyncio.run(
             send_test(target, data, cfg.allowed_networks, int(clock.now().timestamp()))
         )

@@ -25,7 +25,7 @@ from claybridge.records import clay, deliveries
 from claybridge.records.claims import Claimed
 from claybridge.records.clay import Route
 from claybridge.records.deliveries import Settled
-from claybridge.records.destinations import Target
+from claybridge.records.targets import Target
 from claybridge.secretbox import SecretBox
 
 ACCEPTED = "accepted"

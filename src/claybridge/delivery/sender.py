@@ -37,7 +37,7 @@ from claybridge.core.signatures import sign_standard
 from claybridge.core.ssrf import BlockedAddress, Network, check_literal
 from claybridge.records.alerts import notice_text
 from claybridge.records.clay import Route
-from claybridge.records.destinations import Target
+from claybridge.records.targets import Target
 
 USER_AGENT = f"Claybridge/{__version__}"
 EXCERPT = 2048

@@ -49,10 +49,10 @@ from claybridge.core.schedule import decide
 from claybridge.core.ssrf import Network, guarded_session
 from claybridge.delivery.clay_router import ClayRouter, Result
 from claybridge.delivery.sender import Attempt, send
-from claybridge.records import claims, deliveries, destinations, due
+from claybridge.records import circuits, claims, deliveries, destinations, due, targets
 from claybridge.records.claims import Claimed
 from claybridge.records.deliveries import Settled
-from claybridge.records.destinations import Target
+from claybridge.records.targets import Target
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database
 from claybridge.storage.tables import destinations as destinations_table
@@ -273,7 +273,7 @@ class Worker:
             cached = self._targets.get(row.id)
             if cached is None or cached[0] != row.updated_at:
                 try:
-                    target = destinations.target(dict(row._mapping), self.box)
+                    target = targets.target(dict(row._mapping), self.box)
                 except Exception as exc:  # one destination's fault is not the worker's
                     self._targets.pop(row.id, None)
                     broken[row.id] = str(exc)
@@ -399,7 +399,7 @@ class Worker:
             deliveries.settle(conn, settled, now)
             self.clay.write(conn, pools, now)
             for target, results in outcomes.values():
-                change = destinations.record_outcomes(conn, target, results, now)
+                change = circuits.record_outcomes(conn, target, results, now)
                 if change == "opened":
                     log.warning(
                         "circuit opened: destination paused after failures in a row",

@@ -12,14 +12,12 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
-from claybridge.core.clay_rules import ClayOptions
 from claybridge.core.destination_spec import GENERATE, DestinationSpec
 from claybridge.core.schedule import DEFAULT_SCHEDULE
 from claybridge.core.ssrf import Network, check_url
@@ -27,14 +25,13 @@ from claybridge.errors import Conflict, InvalidField, NotFound
 from claybridge.ids import new_id
 from claybridge.mapping.model import validated
 from claybridge.records import clay, references
+from claybridge.records.circuits import CLOSED, closed_circuit
 from claybridge.redact import is_secret_name
 from claybridge.secretbox import MASK, SecretBox
 from claybridge.storage.tables import deliveries, destinations
 
 ACTIVE = "active"
 PAUSED = "paused"
-CLOSED = "closed"
-OPEN = "open"
 
 
 def _masked(value: str | None) -> bool:
@@ -74,28 +71,8 @@ def _columns(
     else:
         url = check_url(spec.url, allow)
         url_enc, hint = box.encrypt(url), url_hint(spec.kind, url)
-    old_headers = stored["headers"] if stored else {}
-    old_lower = {k.lower(): v for k, v in old_headers.items()}
-    headers: dict[str, str] = {}
-    for name, value in spec.headers.items():
-        if _masked(value):
-            if name.lower() not in old_lower:
-                raise InvalidField(
-                    f"headers.{name}: no stored value to keep", field=f"headers.{name}"
-                )
-            headers[name] = old_lower[name.lower()]
-        else:
-            headers[name] = box.encrypt(value)
-    shown: str | None = None
-    signing: str | None
-    secret = spec.signing_secret
-    if secret == GENERATE:
-        shown = new_signing_secret()
-        signing = box.encrypt(shown)
-    elif _masked(secret):
-        signing = stored["signing_secret"] if stored else None
-    else:
-        signing = box.encrypt(secret) if secret else None
+    headers = _stored_headers(spec.headers, stored, box)
+    signing, shown = _stored_signing(spec.signing_secret, stored, box)
     schedule = [float(d) for d in spec.retry_schedule]
     values = {
         "name": spec.name,
@@ -117,6 +94,36 @@ def _columns(
         "clay": spec.clay.model_dump() if spec.clay else None,
     }
     return values, shown
+
+
+def _stored_headers(
+    sent: dict[str, str], stored: dict[str, Any] | None, box: SecretBox
+) -> dict[str, str]:
+    """Header values encrypted; a masked one keeps the stored value (matched by name,
+    case-insensitively), and there must be one."""
+    old = {k.lower(): v for k, v in (stored["headers"] if stored else {}).items()}
+    headers: dict[str, str] = {}
+    for name, value in sent.items():
+        if not _masked(value):
+            headers[name] = box.encrypt(value)
+        elif name.lower() in old:
+            headers[name] = old[name.lower()]
+        else:
+            raise InvalidField(f"headers.{name}: no stored value to keep", field=f"headers.{name}")
+    return headers
+
+
+def _stored_signing(
+    secret: str | None, stored: dict[str, Any] | None, box: SecretBox
+) -> tuple[str | None, str | None]:
+    """The signing secret to store (encrypted) and, when generated now, the secret to
+    show once: ``generate`` makes one, the mask keeps the stored one."""
+    if secret == GENERATE:
+        shown = new_signing_secret()
+        return box.encrypt(shown), shown
+    if _masked(secret):
+        return (stored["signing_secret"] if stored else None), None
+    return (box.encrypt(secret) if secret else None), None
 
 
 def create(
@@ -215,19 +222,10 @@ def update(
         references.refuse_if_used(conn, references.DESTINATION, row["name"], doing="rename")
     values, shown = _columns(spec, row, box, allow)
     if values["status"] == ACTIVE and row["status"] == PAUSED:
-        values.update(_closed_circuit())
+        values.update(closed_circuit())
     values["updated_at"] = now
     conn.execute(destinations.update().where(destinations.c.id == row["id"]).values(**values))
     return {**row, **values}, shown
-
-
-def _closed_circuit() -> dict[str, Any]:
-    return {
-        "circuit_state": CLOSED,
-        "consecutive_failures": 0,
-        "circuit_opened_at": None,
-        "probe_at": None,
-    }
 
 
 def set_enabled(conn: sa.Connection, ref: str, enabled: bool, now: datetime) -> dict[str, Any]:
@@ -239,7 +237,7 @@ def set_enabled(conn: sa.Connection, ref: str, enabled: bool, now: datetime) -> 
         "updated_at": now,
     }
     if enabled:
-        values.update(_closed_circuit())
+        values.update(closed_circuit())
     conn.execute(destinations.update().where(destinations.c.id == row["id"]).values(**values))
     return {**row, **values}
 
@@ -385,114 +383,3 @@ def _public_clay(row: dict[str, Any], pool: list[dict[str, Any]]) -> dict[str, A
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
     }
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A destination decrypted for sending (lives in a worker's memory only)."""
-
-    id: str
-    name: str
-    kind: str
-    url: str
-    method: str
-    headers: tuple[tuple[str, str], ...]
-    template: str | None
-    signing_secret: str | None
-    timeout: float
-    rate_limit: float | None
-    concurrency: int
-    schedule: tuple[float, ...]
-    circuit_threshold: int
-    circuit_cooldown: float
-    clay: ClayOptions | None = None
-
-
-def target(row: dict[str, Any], box: SecretBox) -> Target:
-    """Decrypt ``row`` for the worker."""
-    return Target(
-        id=row["id"],
-        name=row["name"],
-        kind=row["kind"],
-        url=box.decrypt(row["url"]),
-        method=row["method"],
-        headers=tuple((k, box.decrypt(v)) for k, v in row["headers"].items()),
-        template=row["template"],
-        signing_secret=box.decrypt(row["signing_secret"]) if row["signing_secret"] else None,
-        timeout=row["timeout_seconds"],
-        rate_limit=row["rate_limit"],
-        concurrency=row["concurrency"],
-        schedule=tuple(row["retry_schedule"] or DEFAULT_SCHEDULE),
-        circuit_threshold=row["circuit_threshold"],
-        circuit_cooldown=row["circuit_cooldown_seconds"],
-        clay=ClayOptions.model_validate(row["clay"]) if row.get("clay") else None,
-    )
-
-
-FIRST_PROBE_SECONDS = 5.0
-
-
-def probe_delay(opened_at: datetime, now: datetime, cooldown: float) -> float:
-    """Seconds from ``now`` to the next probe of a circuit open since ``opened_at``.
-
-    The first probe goes 5 s after the circuit opens; each failed probe waits as long as
-    the circuit has been open so far, so the pauses double (5, 5, 10, 20, 40 s…), never
-    longer than ``cooldown``: a short outage costs seconds, a long one a probe per
-    cooldown. One probe at a time: the worker that takes a probe moves the next one a
-    cooldown away until its outcome is recorded (``claims.claim``).
-    """
-    elapsed = (now - opened_at).total_seconds()
-    return min(cooldown, max(FIRST_PROBE_SECONDS, elapsed))
-
-
-def record_outcomes(
-    conn: sa.Connection, dest: Target, outcomes: Sequence[bool], now: datetime
-) -> str | None:
-    """Feed the circuit breaker with attempt outcomes (in order; True = success).
-
-    Counts failures in a row; at ``circuit_threshold`` the circuit opens (the
-    destination's deliveries wait) and a probe is scheduled (:func:`probe_delay`). A success
-    closes it. Returns ``"opened"``/``"closed"`` when the state changed, else ``None``.
-    """
-    if not outcomes:
-        return None
-    row = conn.execute(
-        sa.select(
-            destinations.c.consecutive_failures,
-            destinations.c.circuit_state,
-            destinations.c.circuit_opened_at,
-        ).where(destinations.c.id == dest.id)
-    ).first()
-    if row is None:
-        return None
-    failures, state, opened_at = row
-    succeeded = False
-    for ok in outcomes:
-        if ok:
-            failures, succeeded = 0, True
-        else:
-            failures += 1
-    values: dict[str, Any] = {"consecutive_failures": failures}
-    change = None
-    if state == OPEN and succeeded and failures == 0:
-        values.update(_closed_circuit())
-        change = "closed"
-    elif state == OPEN:
-        values["probe_at"] = now + timedelta(
-            seconds=probe_delay(opened_at or now, now, dest.circuit_cooldown)
-        )
-    elif failures >= dest.circuit_threshold:
-        values.update(
-            circuit_state=OPEN,
-            circuit_opened_at=now,
-            probe_at=now + timedelta(seconds=probe_delay(now, now, dest.circuit_cooldown)),
-        )
-        change = "opened"
-    conn.execute(destinations.update().where(destinations.c.id == dest.id).values(**values))
-    return change
-
-
-def open_circuits(conn: sa.Connection) -> list[dict[str, Any]]:
-    """Destinations whose circuit is open (their deliveries wait for a probe)."""
-    query = sa.select(destinations).where(destinations.c.circuit_state == OPEN)
-    return [dict(r._mapping) for r in conn.execute(query.order_by(destinations.c.name))]

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
-from claybridge.records import clay, delivery_log, destinations
+from claybridge.records import clay, delivery_log, destinations, targets
 from claybridge.state import AppState
 from claybridge.web.deps import Limit, State, require_api_key
 
@@ -120,7 +120,7 @@ async def trial_send(ref: str, state: State, body: TestSend | None = None) -> JS
     """Send one payload now, outside the queue, and answer with what the receiver said."""
     with state.db.read() as conn:
         row = destinations.find(conn, ref)
-    target = destinations.target(row, state.box)
+    target = targets.target(row, state.box)
     payload = body.payload if body else dict(SAMPLE)
     result = await send_test(
         target, payload, state.settings.allowed_networks, int(state.clock.now().timestamp())

@@ -18,7 +18,7 @@ from claybridge.clay import submit as clay_submit
 from claybridge.core.ssrf import check_url
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
-from claybridge.records import clay, deliveries, delivery_log, destinations
+from claybridge.records import clay, deliveries, delivery_log, destinations, targets
 from claybridge.state import AppState
 from claybridge.web.console.pages import User, filter_query, render, when_field
 from claybridge.web.console.session import checked_form
@@ -216,7 +216,7 @@ async def test_send(request: Request, ref: str, user: User, state: State) -> HTM
     await checked_form(request, user)
     with state.db.read() as conn:
         row = destinations.find(conn, ref)
-    target = destinations.target(row, state.box)
+    target = targets.target(row, state.box)
     result = await send_test(
         target,
         dict(SAMPLE_ROW),

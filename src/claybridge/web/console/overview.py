@@ -13,7 +13,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from claybridge.errors import NotFound
-from claybridge.records import alerts, clay, delivery_log, destinations, events, runs, sources
+from claybridge.records import (
+    alerts,
+    circuits,
+    clay,
+    delivery_log,
+    events,
+    runs,
+    sources,
+)
 from claybridge.web.console.pages import User, render
 from claybridge.web.console.session import checked_form
 from claybridge.web.deps import State
@@ -85,7 +93,7 @@ def overview(request: Request, user: User, state: State) -> HTMLResponse:
         drawn = charts(events.hourly(conn, now - timedelta(hours=HOURS)), names, now)
         counts = delivery_log.counts(conn, ("pending", "in_flight", "failed", "dead"))
         oldest = delivery_log.oldest_due(conn, now)
-        circuits = destinations.open_circuits(conn)
+        open_ones = circuits.open_circuits(conn)
         near = clay.near_limit(conn)
         pending = clay.pending_count(conn)
         run_counts = runs.counts(conn)
@@ -101,7 +109,7 @@ def overview(request: Request, user: User, state: State) -> HTMLResponse:
         queue=counts.get("pending", 0) + counts.get("failed", 0) + counts.get("in_flight", 0),
         dead=counts.get("dead", 0),
         oldest_age=(now - oldest).total_seconds() if oldest else None,
-        circuits=circuits,
+        circuits=open_ones,
         near=near,
         pending=pending,
         waiting=run_counts.get(runs.WAITING, 0),
