@@ -27,7 +27,6 @@ NOT_YET_SPLIT = {
     "mapping/engine.py:_compile_action",
     "mapping/engine.py:_plan_action",
     "mapping/model.py:_kind_rules",
-    "records/clay.py",
     "storage/prepared.py:_compiled",
     "storage/prepared.py:_run",
 }

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from claybridge.core.clay_rules import ClayOptions, check_size, encoded, prepare_row
 from claybridge.errors import ClaybridgeError
 from claybridge.ids import new_id
-from claybridge.records import clay, deliveries
+from claybridge.records import clay, deliveries, requests
 from claybridge.storage.batch import defer_insert
 from claybridge.storage.tables import pending_requests, sources
 
@@ -102,7 +102,7 @@ def enqueue(
         deliveries.enqueue(conn, [delivery])
     if callback_url is not None:
         assert request_id is not None
-        pending = clay.new_pending(
+        pending = requests.new_pending(
             request_id,
             dest["id"],
             now,
@@ -110,7 +110,7 @@ def enqueue(
             delivery_id=delivery["id"],
             run_id=run_id,
         )
-        clay.add_pending(conn, [pending])
+        requests.add_pending(conn, [pending])
         result["callback_url"] = callback_url
     return {**result, "status": "queued", "delivery_id": delivery["id"]}
 

@@ -36,7 +36,7 @@ from claybridge.cli.common import (
 from claybridge.delivery.service import build_worker
 from claybridge.delivery.worker import Worker
 from claybridge.logging import configure
-from claybridge.records import clay, destinations, pushes
+from claybridge.records import destinations, pushes, requests
 from claybridge.storage.database import Database
 
 requests_app = typer.Typer(help="Pending requests: rows sent to Clay awaiting their callback.")
@@ -226,7 +226,7 @@ def cancel_push(push_id: str, as_json: JsonFlag = False) -> None:
 def show_request(request_id: str, as_json: JsonFlag = False) -> None:
     """Show a pending request: its status and, once completed, the returned row."""
     with database() as (_cfg, db), db.read() as conn:
-        shown = clay.public_request(clay.get_request(conn, request_id))
+        shown = requests.public_request(requests.get_request(conn, request_id))
     if as_json:
         print_json(shown)
         return

@@ -34,7 +34,7 @@ from claybridge.config import Settings
 from claybridge.delivery.worker import Job, Worker
 from claybridge.operations import alerts as alerting
 from claybridge.operations.presence import keep_present
-from claybridge.records import clay, runs
+from claybridge.records import requests, runs
 from claybridge.records.retention import prune
 from claybridge.secretbox import SecretBox, load_key
 from claybridge.storage.database import Database
@@ -83,7 +83,7 @@ def expire_requests(db: Database, now: datetime, _worker: str) -> int:
     if due is None:
         return 0
     with db.write() as conn:
-        expired = clay.expire_due(conn, now)
+        expired = requests.expire_due(conn, now)
         for row in expired:
             if row["run_id"]:
                 runs.resume_waiting(conn, row["run_id"], now)

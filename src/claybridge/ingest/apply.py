@@ -20,12 +20,12 @@ from claybridge.clay import submit as clay_submit
 from claybridge.errors import ClaybridgeError, NotFound
 from claybridge.mapping.engine import Plan, PlannedAction
 from claybridge.records import (
-    clay,
     customers,
     deliveries,
     objects,
     owners,
     people,
+    requests,
     runs,
     workflows,
 )
@@ -163,9 +163,9 @@ def _complete_request(
 ) -> dict[str, Any]:
     assert action.key is not None
     if dry_run:
-        found = clay.get_request(conn, action.key)
+        found = requests.get_request(conn, action.key)
         return {"kind": "complete_request", "status": "would_complete", "request": found["status"]}
-    done = clay.complete(conn, action.key, action.payload, now, event_id)
+    done = requests.complete(conn, action.key, action.payload, now, event_id)
     resumed = runs.resume_waiting(conn, done["run_id"], now) if done["run_id"] else False
     return {
         "kind": "complete_request",

@@ -23,8 +23,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from claybridge.records.clay import PENDING
 from claybridge.records.deliveries import DUE, LEASED
+from claybridge.records.requests import PENDING
 from claybridge.records.runs import QUEUED, RUNNING
 from claybridge.storage.prepared import Prepared
 from claybridge.storage.tables import deliveries, destinations, pending_requests, runs

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from claybridge.clay import submit as clay_submit
 from claybridge.core.ssrf import check_url
 from claybridge.errors import ClaybridgeError, InvalidField, error_body
-from claybridge.records import clay, destinations
+from claybridge.records import clay, destinations, requests
 from claybridge.state import AppState
 from claybridge.storage.tables import deliveries, pending_requests
 from claybridge.web.deps import State, require_api_key
@@ -256,7 +256,10 @@ def _refused(request_id: str | None, code: str, message: str) -> dict[str, Any]:
 def get_request(request_id: str, state: State) -> dict[str, Any]:
     """A pending request: its status, and the returned row once completed."""
     with state.db.read() as conn:
-        return {"ok": True, "request": clay.public_request(clay.get_request(conn, request_id))}
+        return {
+            "ok": True,
+            "request": requests.public_request(requests.get_request(conn, request_id)),
+        }
 
 
 def _bridge_submit(state: AppState, destination: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -301,14 +304,14 @@ async def bridge(
         found, failed = await asyncio.to_thread(
             _bridge_state, state, request_id, done["delivery_id"]
         )
-        if found.status == clay.COMPLETED:
+        if found.status == requests.COMPLETED:
             return JSONResponse(found.result)
         if failed is not None:
             error = failure(failed.last_error, failed.last_status_code)
             body = error_body(error["code"], f"Clay did not accept the row: {error['message']}")
             body.update(request_id=request_id, status_code=failed.last_status_code)
             return JSONResponse(body, status_code=502)
-        if found.status == clay.EXPIRED or time.monotonic() >= deadline:
+        if found.status == requests.EXPIRED or time.monotonic() >= deadline:
             return JSONResponse(
                 {
                     "ok": True,

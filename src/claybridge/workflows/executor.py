@@ -29,7 +29,7 @@ from claybridge.mapping.conditions import compile_condition, view
 from claybridge.mapping.paths import parse_path
 from claybridge.mapping.workflow import PATH_ROOTS, STEP_NAMES
 from claybridge.records import deliveries, runs
-from claybridge.records.clay import COMPLETED, EXPIRED
+from claybridge.records.requests import COMPLETED, EXPIRED
 from claybridge.storage.tables import destinations, pending_requests, workflows
 
 log = structlog.get_logger(__name__)

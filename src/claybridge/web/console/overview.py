@@ -19,6 +19,7 @@ from claybridge.records import (
     clay,
     delivery_log,
     events,
+    requests,
     runs,
     sources,
 )
@@ -95,7 +96,7 @@ def overview(request: Request, user: User, state: State) -> HTMLResponse:
         oldest = delivery_log.oldest_due(conn, now)
         open_ones = circuits.open_circuits(conn)
         near = clay.near_limit(conn)
-        pending = clay.pending_count(conn)
+        pending = requests.pending_count(conn)
         run_counts = runs.counts(conn)
         open_alerts = [alerts.public(a) for a in alerts.list_(conn, "unresolved", ALERTS_SHOWN)]
     return render(

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from claybridge.errors import InvalidField
-from claybridge.records import clay, runs, workflows
+from claybridge.records import requests, runs, workflows
 from claybridge.web.console.pages import User, render
 from claybridge.web.console.session import checked_form
 from claybridge.web.deps import State
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-REQUEST_STATUSES = (clay.PENDING, clay.COMPLETED, clay.EXPIRED)
+REQUEST_STATUSES = (requests.PENDING, requests.COMPLETED, requests.EXPIRED)
 
 
 @router.get("/requests", response_class=HTMLResponse)
@@ -26,9 +26,11 @@ def request_list(
         raise InvalidField(f"status must be one of {', '.join(REQUEST_STATUSES)}", field="status")
     with state.db.read() as conn:
         if request_id:
-            rows = [clay.public_request(clay.get_request(conn, request_id))]
+            rows = [requests.public_request(requests.get_request(conn, request_id))]
         else:
-            rows = [clay.public_request(r) for r in clay.recent_requests(conn, status or None)]
+            rows = [
+                requests.public_request(r) for r in requests.recent_requests(conn, status or None)
+            ]
     return render(
         request,
         "requests.html",
@@ -75,7 +77,9 @@ def run_page(request: Request, run_id: str, user: User, state: State) -> HTMLRes
     """A run: its event, each step, and the request a waiting run waits for."""
     with state.db.read() as conn:
         run = runs.public(runs.get(conn, run_id))
-        waiting_for = [clay.public_request(r) for r in clay.recent_requests(conn, run_id=run_id)]
+        waiting_for = [
+            requests.public_request(r) for r in requests.recent_requests(conn, run_id=run_id)
+        ]
     return render(
         request,
         "run.html",
