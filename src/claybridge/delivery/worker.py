@@ -36,7 +36,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -45,11 +45,12 @@ import structlog
 
 from claybridge.clock import Clock, SystemClock
 from claybridge.config import Settings
-from claybridge.core.schedule import decide
 from claybridge.core.ssrf import Network, guarded_session
 from claybridge.delivery.clay_router import ClayRouter, Result
+from claybridge.delivery.due_poll import DuePoll
 from claybridge.delivery.sender import Attempt, send
-from claybridge.records import circuits, claims, deliveries, destinations, due, targets
+from claybridge.delivery.verdicts import counts_for_circuit, log_circuit_change, verdict
+from claybridge.records import circuits, claims, deliveries, destinations, targets
 from claybridge.records.claims import Claimed
 from claybridge.records.deliveries import Settled
 from claybridge.records.targets import Target
@@ -118,7 +119,7 @@ class Worker:
         self._jobs_at = 0.0
         self._busy = False
         self._have_results = asyncio.Event()
-        self._poll_conn: sa.Connection | None = None  # SQLite: kept for the idle poll
+        self._poll = DuePoll(db)
         self.sent = 0
 
     def wake(self) -> None:
@@ -211,35 +212,7 @@ class Worker:
                 log.exception("worker job failed", job=getattr(job, "__name__", repr(job)))
 
     async def _anything_due(self, now: datetime) -> bool:
-        """The idle poll (:mod:`claybridge.records.due`), a read: an idle worker takes no
-        write lock (SQLite has one writer).
-
-        On SQLite it runs on the loop: a few index probes in-process, where a thread
-        hop would trade the GIL with the loop that serves ingest in ``serve``. It keeps
-        one connection for it (the poll holds no transaction between calls, see
-        :func:`~claybridge.records.due.anything_due`): a pool checkout and its reset
-        cost three times the statement (99 µs against 24 µs a poll). On PostgreSQL it
-        waits on the network, so it runs in a thread, on a pooled connection.
-        """
-        if not self.db.is_sqlite:
-
-            def check() -> bool:
-                with self.db.read() as conn:
-                    return due.anything_due(conn, now)
-
-            return await asyncio.to_thread(check)
-        if self._poll_conn is None:
-            self._poll_conn = self.db.engine.connect()
-        try:
-            return due.anything_due(self._poll_conn, now)
-        except Exception:
-            self._close_poll()  # a fresh connection next time
-            raise
-
-    def _close_poll(self) -> None:
-        conn, self._poll_conn = self._poll_conn, None
-        if conn is not None:
-            conn.close()
+        return await self._poll.anything_due(now)
 
     def _claim(self, now: datetime, limit: int, held: dict[str, int]) -> list[Claimed]:
         if limit <= 0:
@@ -388,76 +361,23 @@ class Worker:
         settled: list[Settled] = []
         outcomes: dict[str, tuple[Target, list[bool]]] = {}
         for item, target, attempt, started, ended in batch:
-            settled.append(self._verdict(item, target, attempt, started, ended))
-            if not attempt.permanent:
-                ok = attempt.succeeded
-                counts = ok or _health_failure(attempt.status_code)
-                if counts:
-                    outcomes.setdefault(target.id, (target, []))[1].append(ok)
+            settled.append(verdict(item, target, attempt, started, ended, worker=self.name))
+            if counts_for_circuit(attempt):
+                outcomes.setdefault(target.id, (target, []))[1].append(attempt.succeeded)
         pools = self.clay.outcomes(batch, settled)
         with self.db.write() as conn:
             deliveries.settle(conn, settled, now)
             self.clay.write(conn, pools, now)
             for target, results in outcomes.values():
                 change = circuits.record_outcomes(conn, target, results, now)
-                if change == "opened":
-                    log.warning(
-                        "circuit opened: destination paused after failures in a row",
-                        destination=target.name,
-                        threshold=target.circuit_threshold,
-                        probe_in_seconds=target.circuit_cooldown,
-                    )
-                elif change == "closed":
-                    log.info("circuit closed: probe succeeded", destination=target.name)
+                log_circuit_change(change, target)
         self.clay.release(pools)  # only now, with the new counts committed
         for s in settled:
             if s.status == deliveries.DEAD:
                 log.warning("delivery dead", delivery=s.delivery_id, error=s.error)
 
-    def _verdict(
-        self, item: Claimed, target: Target, attempt: Attempt, started: datetime, ended: datetime
-    ) -> Settled:
-        """The attempt's record and what comes next.
-
-        The next retry is due ``delay`` after the attempt *ended*, not after it started: a
-        receiver that took 20 s to time out must still get the schedule's pause before the
-        next try, and a ``Retry-After`` counts from the answer that carried it.
-        """
-        attempts = item.attempts + 1
-        if attempt.skipped:
-            status, delay, error = deliveries.DELIVERED, 0.0, attempt.error
-        elif attempt.permanent:
-            status, delay, error = deliveries.DEAD, 0.0, attempt.error
-        else:
-            verdict = decide(
-                attempts=attempts,
-                schedule=target.schedule,
-                status_code=attempt.status_code,
-                retry_after_header=attempt.retry_after,
-                now=ended,
-            )
-            status = {"delivered": deliveries.DELIVERED, "retry": deliveries.FAILED}.get(
-                verdict.status, deliveries.DEAD
-            )
-            delay = verdict.delay or 0.0
-            error = attempt.error
-            if verdict.reason and status == deliveries.DEAD:
-                error = f"{attempt.error}; {verdict.reason}" if attempt.error else verdict.reason
-        return Settled(
-            delivery_id=item.id,
-            worker=self.name,
-            attempted_at=started,
-            status=status,
-            attempts=attempts,
-            next_attempt_at=ended + timedelta(seconds=delay),
-            status_code=attempt.status_code,
-            latency_ms=attempt.latency_ms,
-            error=error,
-            response_excerpt=attempt.excerpt,
-        )
-
     async def _shutdown(self, flusher: asyncio.Task[None]) -> None:
-        self._close_poll()
+        self._poll.close()
         pending = list(self._in_flight.values())
         if pending:
             await asyncio.wait(pending, timeout=self.grace)
@@ -477,9 +397,3 @@ class Worker:
             with self.db.write() as conn:
                 released = deliveries.release(conn, self.name, left, now)
             log.info("released unfinished deliveries", worker=self.name, count=released)
-
-
-def _health_failure(status_code: int | None) -> bool:
-    """Whether a failed attempt says the receiver is unwell (network, timeout, 5xx, 429,
-    408). A 4xx about the payload says nothing about the endpoint's health."""
-    return status_code is None or status_code >= 500 or status_code in (408, 429)
