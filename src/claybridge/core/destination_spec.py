@@ -141,14 +141,3 @@ class DestinationSpec(BaseModel):
         if self.clay is None:
             self.clay = ClayOptions()
         return self
-        if self.clay is not None or self.auth_header_name or self.auth_header_value:
-            raise ValueError("clay settings and auth_header_* are for kind clay only")
-        if self.kind == "slack":
-            if not self.template:
-                raise ValueError("a slack destination needs a template (the message text)")
-            if self.signing_secret:
-                raise ValueError("slack destinations are not signed")
-        secret = self.signing_secret
-        if secret and secret != GENERATE and not secret.startswith(("whsec_", "enc:v1:", "*")):
-            raise ValueError("signing_secret must be 'generate' or a whsec_… secret")
-        return self
