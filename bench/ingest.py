@@ -304,6 +304,25 @@ def make_source(
     return {"key": key.group(1), "token": token.group(1)}
 
 
+def report_ab(rounds: dict[str, list[dict[str, float]]], results: dict[str, Any]) -> int:
+    """Print an ``--ab-only`` run: the paired ratio of the two customers servers."""
+    print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]})")
+    ab = [
+        a["rps"] / b["rps"]
+        for a, b in zip(rounds["customers"], rounds["customers_before"], strict=True)
+    ]
+    for name in ("customers", "customers_before"):
+        print(f"{name:16} req/s {results[name]['rps']:.0f}  p99 ms {results[name]['p99_ms']:.1f}")
+    print("customers / customers_before per round: " + ", ".join(f"{v:.3f}" for v in ab))
+    print(
+        f"customers / customers_before: {statistics.median(ab):.3f} (median), "
+        f"spread {min(ab):.3f}-{max(ab):.3f}"
+    )
+    errors = sum(r["non_2xx"] for runs in rounds.values() for r in runs)
+    print(f"non-2xx answers: {errors:.0f}")
+    return 0 if errors == 0 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=6)
@@ -330,6 +349,8 @@ def main() -> int:
     }
     if args.against:
         scenarios["customers_before"] = ("clay-customers", None, customer_script)
+        if args.ab_only:
+            del scenarios["leads"], scenarios["leads_idem"]
     scripts: dict[str, Path] = {}
     envs: dict[str, dict[str, str]] = {}
     for name, (template, config, script_for) in scenarios.items():
@@ -403,6 +424,8 @@ def main() -> int:
         bare.wait(30)
 
     results = {name: median_of(runs) for name, runs in rounds.items()}
+    if args.ab_only:
+        return report_ab(rounds, results)
     # Every server ran on this interpreter; its build moves the absolute rates.
     print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]})")
     for name, runs in rounds.items():
