@@ -337,7 +337,15 @@ def main() -> int:
         help="also run the customers scenario on the code in SRC (another checkout's src/ "
         "folder) and print its paired ratio to this code's: an A/B of a change",
     )
+    parser.add_argument(
+        "--ab-only",
+        action="store_true",
+        help="with --against: run only the bare app and the two customers servers (an A/B "
+        "of one mechanism, in a third of the time); the targets are not checked",
+    )
     args = parser.parse_args()
+    if args.ab_only and not args.against:
+        parser.error("--ab-only needs --against SRC")
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="claybridge-bench-"))
     idem_config = {**LEADS_CONFIG, "idempotency": {"mode": "key", "key_path": "body.clay_row_id"}}
