@@ -31,6 +31,7 @@ import uvicorn
 from claybridge.app import create_app
 from claybridge.config import Settings
 from claybridge.records import api_keys, sources
+from claybridge.records.sources import Source
 from claybridge.storage import migrate
 from claybridge.storage.database import Database
 from claybridge.storage.tables import metadata
@@ -237,12 +238,12 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
 class SourceInfo:
     """A source made for a test, with its plaintext token."""
 
-    row: dict[str, Any]
+    row: Source
     token: str
 
     @property
     def key(self) -> str:
-        return str(self.row["key"])
+        return self.row.key
 
     @property
     def path(self) -> str:

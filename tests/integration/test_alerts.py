@@ -223,7 +223,7 @@ def test_watch_sees_circuits_clay_webhooks_spikes_and_lost_processes(db: Databas
             [
                 {
                     "id": f"evt_{i}",
-                    "source_id": source["id"],
+                    "source_id": source.id,
                     "received_at": t0,
                     "status": "rejected",
                     "status_code": 401,
@@ -241,7 +241,7 @@ def test_watch_sees_circuits_clay_webhooks_spikes_and_lost_processes(db: Databas
     assert "45,500/50,000" in found[("clay_webhook_near_limit", "wh_2")]["message"]
     assert "retired (50,000/50,000)" in found[("clay_webhook_retired", "wh_1")]["message"]
     assert ("clay_pool_exhausted", table) not in found  # webhook 2 still has room
-    spike = found[("rejections_spike", f"{source['id']}:rotated_token")]
+    spike = found[("rejections_spike", f"{source.id}:rotated_token")]
     assert "update the Clay column's Authorization header" in spike["message"]
     assert spike["count"] == alerting.SPIKE_THRESHOLD
     assert found[("worker_crashed", gone)]["message"].startswith("worker process")
@@ -260,7 +260,7 @@ def test_watch_sees_circuits_clay_webhooks_spikes_and_lost_processes(db: Databas
         alerting.watch(conn, later)
     found = _unresolved(db)
     assert ("circuit_open", crm) not in found
-    assert ("rejections_spike", f"{source['id']}:rotated_token") not in found
+    assert ("rejections_spike", f"{source.id}:rotated_token") not in found
     assert ("clay_webhook_near_limit", "wh_2") not in found
     assert ("clay_webhook_retired", "wh_2") in found
     assert "no Clay webhook with room" in found[("clay_pool_exhausted", table)]["message"]

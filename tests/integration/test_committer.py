@@ -10,14 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from claybridge.ingest.committer import Committer, open_committer
-from claybridge.storage.batch import batch_scope
+from claybridge.records.batch import Batch
 from claybridge.storage.database import Database
 from claybridge.storage.tables import owners
 from tests.conftest import now
 
 
 def _insert_owner(email: str) -> object:
-    def job(conn: sa.Connection) -> str:
+    def job(conn: sa.Connection, batch: Batch) -> str:
         conn.execute(
             owners.insert().values(
                 id=f"own_{email}", name=email, name_key=email, email=email, created_at=now()
@@ -37,19 +37,19 @@ class _Hold:
     """
 
     def __init__(
-        self, committer: Committer, then: Callable[[sa.Connection], object] | None = None
+        self, committer: Committer, then: Callable[[sa.Connection, Batch], object] | None = None
     ) -> None:
         self.committer = committer
         self.then = then
         self.entered = threading.Event()
         self.gate = threading.Event()
 
-    def __call__(self, conn: sa.Connection) -> int:
+    def __call__(self, conn: sa.Connection, batch: Batch) -> int:
         self.entered.set()
         if self.committer.mode == "thread":
             assert self.gate.wait(5), "never released"
         if self.then is not None:
-            self.then(conn)
+            self.then(conn, batch)
         return 0
 
     async def taken(self) -> None:
@@ -104,16 +104,16 @@ def test_failed_job_does_not_sink_its_batch(db: Database) -> None:
     assert committer.batches == 2, "the four queued jobs shared one transaction"
 
 
-def test_batch_scope_lives_for_one_transaction(db: Database) -> None:
-    """Jobs in one batch share the scratchpad; the next batch starts empty."""
+def test_a_batch_lives_for_one_transaction(db: Database) -> None:
+    """Jobs in one transaction are handed one batch; the next transaction a new one."""
     committer = open_committer(db)
     committer.start()
-    hold = _Hold(committer, then=lambda conn: batch_scope(conn).update(n=0))
+    seen: list[Batch] = []
+    hold = _Hold(committer, then=lambda conn, batch: seen.append(batch))
 
-    def bump(conn: sa.Connection) -> int:
-        scope = batch_scope(conn)
-        scope["n"] = scope.get("n", 0) + 1
-        return int(scope["n"])
+    def bump(conn: sa.Connection, batch: Batch) -> int:
+        seen.append(batch)
+        return sum(b is batch for b in seen)
 
     try:
 
@@ -138,7 +138,7 @@ def test_submit_requires_a_running_committer(db: Database) -> None:
     """Submitting before start() is an error, not a hang."""
     committer = open_committer(db)
     with pytest.raises(RuntimeError, match="not running"):
-        asyncio.run(committer.submit(lambda conn: None))
+        asyncio.run(committer.submit(lambda conn, batch: None))
 
 
 def test_prepared_statements_raise_sqlalchemy_errors(db: Database) -> None:

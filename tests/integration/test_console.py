@@ -230,7 +230,7 @@ def test_a_text_search_reads_a_bounded_window_and_continues(
     with db.read() as conn:
         while True:
             page = events.search(conn, where=events.EventFilter(q="site1."), cursor=cursor)
-            found += [r["request_body"] for r in page.items]
+            found += [r.request_body for r in page.items]
             pages += 1
             cursor = page.next_cursor
             if cursor is None:
@@ -266,19 +266,19 @@ def test_the_live_tails_filter_agrees_with_the_log_query(
         client.post(source.path, json=body, headers=source.auth)
     with db.read() as conn:
         every = events.search(conn, limit=100).items
-        start = min(r["received_at"] for r in every)
+        start = min(r.received_at for r in every)
         filters = [
-            events.EventFilter(source_id=source.row["id"]),
+            events.EventFilter(source_id=source.row.id),
             events.EventFilter(status="rejected"),
             events.EventFilter(error_code="missing_field"),
             events.EventFilter(event_name="customer.upsert"),
             events.EventFilter(since=start + timedelta(microseconds=1)),
             events.EventFilter(until=start + timedelta(microseconds=1)),
             events.EventFilter(q="gamma.example"),
-            events.EventFilter(q=every[0]["id"]),
+            events.EventFilter(q=every[0].id),
             events.EventFilter(status="accepted", q="alpha"),
         ]
         for flt in filters:
-            found = {r["id"] for r in events.search(conn, where=flt, limit=100).items}
-            assert found == {r["id"] for r in every if flt.matches(r)}, flt
+            found = {r.id for r in events.search(conn, where=flt, limit=100).items}
+            assert found == {r.id for r in every if flt.matches(r)}, flt
             assert found, flt  # each filter keeps something

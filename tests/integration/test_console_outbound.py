@@ -132,8 +132,8 @@ def test_the_overview_counts_rows_per_source_and_hour(
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.url) as clay:
         for body in ({"name": "A", "websiteUrl": "a.io"}, {"name": "B", "websiteUrl": "b.io"}):
-            assert clay.post(f"/hooks/{row['key']}", json=body, headers=auth).status_code == 200
-        assert clay.post(f"/hooks/{row['key']}", json={}, headers=auth).status_code == 400
+            assert clay.post(f"/hooks/{row.key}", json=body, headers=auth).status_code == 200
+        assert clay.post(f"/hooks/{row.key}", json={}, headers=auth).status_code == 400
     with _api(server, db) as api:
         dest = api.post(
             "/v1/destinations", json={"name": "crm", "kind": "http", "url": receiver.url}
@@ -143,8 +143,8 @@ def test_the_overview_counts_rows_per_source_and_hour(
         counted = events.hourly(conn, now() - timedelta(hours=1))
     hour = now().strftime("%Y-%m-%d %H")
     assert sorted(counted) == [
-        (row["id"], hour, "accepted", 2),
-        (row["id"], hour, "rejected", 1),
+        (row.id, hour, "accepted", 2),
+        (row.id, hour, "rejected", 1),
     ]
     page = admin_ui.get("/ui/overview").text
     assert "Clay accounts</a>: 2 accepted, 1 rejected" in page

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from claybridge.ingest.job import IngestJob
 from claybridge.ingest.pipeline import IngestRequest
 from claybridge.records import idempotency
+from claybridge.records.batch import run_jobs
 from claybridge.records.retention import prune
-from claybridge.storage.batch import run_jobs
 from claybridge.storage.database import Database
 from claybridge.storage.tables import events, idempotency_keys, metadata, people
 from tests.conftest import now, serve_process

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from claybridge.actions.upsert_customer import parse_customer
 from claybridge.errors import AmbiguousOwner, ClaybridgeError, Conflict, NotFound, UnknownOwner
+from claybridge.mapping.customer import parse_customer
 from claybridge.records import customers, owners, sources
 from claybridge.security import matches
 from claybridge.storage.database import Database
@@ -73,21 +73,21 @@ def test_source_token_rotation_and_disconnect(db: Database) -> None:
     """Rotation replaces the stored hash; disconnect removes it; rotating reconnects."""
     with db.write() as conn:
         row, token = sources.create(conn, "Clay", "clay-customers", now())
-    assert row["token_hash"] != token
+    assert row.token_hash != token
     with db.write() as conn:
-        rotated, new_token = sources.rotate_token(conn, row["key"], now())
-    assert not matches(token, rotated["token_hash"])
-    assert matches(new_token, rotated["token_hash"])
+        rotated, new_token = sources.rotate_token(conn, row.key, now())
+    assert not matches(token, rotated.token_hash)
+    assert matches(new_token, rotated.token_hash)
     with db.write() as conn:
         sources.disconnect(conn, "Clay", now())
     with db.read() as conn:
-        stored = sources.find(conn, row["id"])
-    assert stored["status"] == sources.DISCONNECTED
-    assert stored["token_hash"] is None
+        stored = sources.find(conn, row.id)
+    assert stored.status == sources.DISCONNECTED
+    assert stored.token_hash is None
     with db.write() as conn:
         again, again_token = sources.rotate_token(conn, "Clay", now())
-    assert again["status"] == sources.ACTIVE
-    assert matches(again_token, again["token_hash"])
+    assert again.status == sources.ACTIVE
+    assert matches(again_token, again.token_hash)
 
 
 def test_source_validation(db: Database) -> None:

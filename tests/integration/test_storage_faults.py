@@ -62,7 +62,7 @@ def test_a_held_sqlite_write_lock_does_not_stall_the_loop(
             holder.execute("BEGIN IMMEDIATE")
             held_at = time.monotonic()
             auth = {"Authorization": f"Bearer {token}"}
-            waiting = pool.submit(http.post, f"/hooks/{row['key']}", json=ROW, headers=auth)
+            waiting = pool.submit(http.post, f"/hooks/{row.key}", json=ROW, headers=auth)
             time.sleep(0.1)  # the row's batch is now waiting for the lock
             worst = 0.0
             while time.monotonic() - held_at < 1.8:
@@ -105,7 +105,7 @@ def test_sqlite_lock_past_storage_timeout_answers_503_and_writes_nothing(
             took, answer = _timed(
                 http,
                 "POST",
-                f"/hooks/{row['key']}",
+                f"/hooks/{row.key}",
                 json=ROW,
                 headers={"Authorization": f"Bearer {token}"},
             )

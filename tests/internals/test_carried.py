@@ -11,23 +11,22 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from claybridge.actions.upsert_customer import CustomerInput
-from claybridge.ingest import committer_loop
-from claybridge.ingest.apply import defer_customer_upsert
 from claybridge.ingest.committer import Committer, open_committer
+from claybridge.ingest.fastpath import deferred_upserts
+from claybridge.mapping.customer import CustomerInput
 from claybridge.records import customers, sources
-from claybridge.storage.batch import DEFER_UPSERTS, batch_scope
+from claybridge.records.batch import Batch
 from claybridge.storage.database import Database
 from claybridge.storage.tables import customers as customers_table
 from tests.conftest import now
 
-Job = Callable[[sa.Connection], tuple[dict[str, Any], bool]]
+Job = Callable[[sa.Connection, Batch], tuple[dict[str, Any], bool]]
 
 
 def _source(db: Database) -> str:
     with db.write() as conn:
         source, _token = sources.create(conn, "Clay accounts", "clay-customers", now())
-    return str(source["id"])
+    return source.id
 
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -40,15 +39,13 @@ def _upsert(source_id: str, domain: str, stage: str | None, second: int = 0) -> 
     )
     at = T0 + timedelta(seconds=second)
 
-    def job(conn: sa.Connection) -> tuple[dict[str, Any], bool]:
-        if batch_scope(conn).get(DEFER_UPSERTS):
-            return defer_customer_upsert(conn, data, None, source_id, at)
-        return customers.upsert(conn, data, owner_id=None, source_id=source_id, now=at)
+    def job(conn: sa.Connection, batch: Batch) -> tuple[dict[str, Any], bool]:
+        return batch.customer_upsert(conn, batch, data, owner_id=None, source_id=source_id, now=at)
 
     return job
 
 
-def _fail(conn: sa.Connection) -> None:
+def _fail(conn: sa.Connection, batch: Batch) -> None:
     conn.exec_driver_sql("INSERT INTO no_such_table VALUES (1)")
 
 
@@ -153,7 +150,7 @@ def test_a_failed_batch_carries_nothing(db: Database) -> None:
     )
     assert isinstance(failed[1], sa.exc.DBAPIError)
     if db.is_sqlite:
-        assert list(carried_after[0]["customers"]) == ["acme.com"]
+        assert list(carried_after[0]) == ["acme.com"]
     assert carried_after[1] == {}
     assert last[0][0]["stage"] == "Customer"
     assert _stage(db, "acme.com") == "Customer"
@@ -163,12 +160,12 @@ def test_carried_rows_are_bounded_oldest_first(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past CARRY_MAX rows, the least recently upserted are dropped first."""
-    monkeypatch.setattr(committer_loop, "CARRY_MAX", 2)
+    monkeypatch.setattr(deferred_upserts, "CARRY_MAX", 2)
     source_id = _source(db)
     kept: list[list[str]] = []
 
     def look(_i: int, committer: Committer) -> None:
-        kept.append(list(committer.carried().get("customers", {})))
+        kept.append(list(committer.carried()))
 
     _batches(
         db,

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from claybridge.actions.upsert_customer import CustomerInput
-from claybridge.ingest.apply import defer_customer_upsert
+from claybridge.ingest.fastpath.deferred_upserts import DeferredUpserts
+from claybridge.mapping.customer import CustomerInput
 from claybridge.records import customers, events, owners, sources
-from claybridge.storage.batch import defer_insert, run_jobs_deferred
+from claybridge.records.batch import Batch, run_jobs_deferred
 from claybridge.storage.database import Database
 from claybridge.storage.prepared import Prepared, run_bound
 from claybridge.storage.tables import customers as customers_table
@@ -128,7 +128,7 @@ def _fixture(db: Database) -> tuple[str, str]:
     with db.write() as conn:
         owner = owners.add(conn, "Ada Lovelace", "ada@example.com", now())
         source, _token = sources.create(conn, "Clay accounts", "clay-customers", now())
-    return owner["id"], source["id"]
+    return owner["id"], source.id
 
 
 def test_deferred_upserts_answer_and_store_what_upserts_do(db: Database) -> None:
@@ -148,20 +148,24 @@ def test_deferred_upserts_answer_and_store_what_upserts_do(db: Database) -> None
         conn.execute(customers_table.delete())
 
     def job_for(i: int, data: CustomerInput, owner: str | None) -> Any:
-        def job(conn: sa.Connection) -> tuple[dict[str, Any], bool]:
-            return defer_customer_upsert(conn, data, owner, source_id, at + timedelta(seconds=i))
+        def job(conn: sa.Connection, batch: Batch) -> tuple[dict[str, Any], bool]:
+            when = at + timedelta(seconds=i)
+            return batch.customer_upsert(
+                conn, batch, data, owner_id=owner, source_id=source_id, now=when
+            )
 
         return job
 
     jobs = [job_for(i, data, owner) for i, (data, owner) in enumerate(_sequence(owner_id))]
     with db.write() as conn:
-        deferred_answers, deferred = run_jobs_deferred(conn, jobs, upserts=True)
+        deferred_answers, deferred = run_jobs_deferred(conn, jobs, Batch(DeferredUpserts().upsert))
         upsert = customers.deferred_upsert(conn)
-        assert list(deferred) == [upsert]
+        [(write, rows)] = deferred
+        assert write is upsert
         if db.is_sqlite:
-            run_bound(conn, upsert.multi_row(conn, deferred[upsert]))
+            run_bound(conn, upsert.multi_row(conn, rows))
         else:
-            upsert.execute_many(conn, deferred[upsert])
+            upsert.execute_many(conn, rows)
         stored_deferred = _stored(conn)
 
     def comparable(answers: list[tuple[dict[str, Any], bool]]) -> list[Any]:
@@ -184,7 +188,7 @@ def _without_ids(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_events_with_and_without_errors_share_a_batch(db: Database) -> None:
-    """An accepted event (no error, no note: NULLs bound through the None adapter) and a
+    """An accepted event (no error, no note: NULLs bound) and a
     rejected one, deferred in one batch, read back with every column as given."""
     _owner, source_id = _fixture(db)
     base = {
@@ -214,11 +218,11 @@ def test_events_with_and_without_errors_share_a_batch(db: Database) -> None:
     }
 
     def job(row: dict[str, Any]) -> Any:
-        return lambda conn: defer_insert(conn, events.INSERT_PREPARED, row)
+        return lambda conn, batch: batch.defer(events.INSERT_PREPARED, row)
 
     with db.write() as conn:
-        _answers, deferred = run_jobs_deferred(conn, [job(accepted), job(rejected)])
-        for insert, rows in deferred.items():
+        _answers, deferred = run_jobs_deferred(conn, [job(accepted), job(rejected)], Batch())
+        for insert, rows in deferred:
             if db.is_sqlite:
                 run_bound(conn, insert.multi_row(conn, rows))
             else:

@@ -90,22 +90,19 @@ def test_sqlite_datetime_binding_matches_sqlalchemy_format() -> None:
         fast(datetime(2026, 3, 1))
 
 
-def test_sqlite_datetime_memo_is_per_instant_and_never_admits_naive_values() -> None:
-    """Recent values, not only the last, are remembered and give the same text; the same
-    instant in another zone gives the same UTC text; a naive twin is still refused."""
+def test_sqlite_datetimes_bind_as_utc_text_and_never_admit_naive_values() -> None:
+    """The same instant in another zone gives the same UTC text; a naive one is refused."""
     from datetime import timezone
 
     from sqlalchemy.dialects import sqlite
 
-    from claybridge.storage.types import SQLITE_TIMESTAMPS, UTCDateTime
+    from claybridge.storage.types import UTCDateTime
 
     fast = UTCDateTime().bind_processor(sqlite.dialect())
     first = datetime(2026, 3, 1, 12, 0, 0, 250, tzinfo=UTC)
     second = datetime(2026, 3, 1, 12, 0, 1, tzinfo=UTC)
     assert fast(first) == "2026-03-01 12:00:00.000250"
     assert fast(second) == "2026-03-01 12:00:01.000000"
-    assert SQLITE_TIMESTAMPS.get(first) == "2026-03-01 12:00:00.000250"  # not only the last
-    assert fast(first) == "2026-03-01 12:00:00.000250"
     paris = first.astimezone(timezone(timedelta(hours=1)))
     assert fast(paris) == "2026-03-01 12:00:00.000250"
     with pytest.raises(ValueError, match="naive"):

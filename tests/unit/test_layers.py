@@ -32,11 +32,13 @@ LAYERS: dict[str, int] = {
         ),
         0,
     ),
-    **dict.fromkeys(("actions", "mapping"), 1),
+    "mapping": 1,
     "storage": 2,
     "records": 3,
-    **dict.fromkeys(("ingest", "delivery", "clay", "workflows", "operations", "setup"), 4),
-    **dict.fromkeys(("app", "state", "web", "cli", "__main__", "__init__"), 5),
+    **dict.fromkeys(
+        ("actions", "ingest", "delivery", "clay", "workflows", "operations", "setup", "views"), 4
+    ),
+    **dict.fromkeys(("app", "state", "tuning", "web", "cli", "__main__", "__init__"), 5),
 }
 NAMES = {0: "pure values", 1: "model", 2: "storage", 3: "records", 4: "services", 5: "entry"}
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from claybridge.actions.plan import compile_config, plan_event
 from claybridge.errors import ClaybridgeError, InvalidField, MissingField
 from claybridge.mapping.conditions import compile_condition, view
-from claybridge.mapping.engine import compile_config, plan_event
 from claybridge.mapping.model import parse_config
 from claybridge.mapping.paths import parse_path
 from claybridge.mapping.types import coerce_as
@@ -173,10 +173,10 @@ def test_plan_runs_actions_in_order_with_conditions() -> None:
     )
     assert [a.status for a in plan.actions] == ["skipped", "apply"]
     assert "false" in (plan.actions[0].reason or "")
-    assert plan.actions[1].key == "x.io"
+    assert plan.actions[1].values.key == "x.io"
     hot = plan_event(LEADS, _event({"email": "A@x.io", "icp_score": "90", "domain": "x.io"}))
-    assert hot.actions[0].key == "a@x.io"
-    assert hot.actions[0].values["email"] == "a@x.io"
+    assert hot.actions[0].values.key == "a@x.io"
+    assert hot.actions[0].values.fields["email"] == "a@x.io"
 
 
 def test_required_field_names_its_path() -> None:

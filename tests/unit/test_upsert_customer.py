@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from claybridge.actions.upsert_customer import parse_customer
 from claybridge.errors import InvalidField, MissingField
+from claybridge.mapping.customer import parse_customer
 
 
 def test_full_row() -> None:

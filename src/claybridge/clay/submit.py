@@ -21,7 +21,7 @@ from claybridge.core.clay_rules import ClayOptions, check_size, encoded, prepare
 from claybridge.errors import ClaybridgeError
 from claybridge.ids import new_id
 from claybridge.records import clay, deliveries, requests
-from claybridge.storage.batch import defer_insert
+from claybridge.records.batch import Batch
 from claybridge.storage.tables import pending_requests, sources
 
 
@@ -73,7 +73,7 @@ def enqueue(
     callback: bool = False,
     event_id: str | None = None,
     run_id: str | None = None,
-    defer: bool = False,
+    batch: Batch | None = None,
 ) -> dict[str, Any]:
     """Queue ``payload`` for the Clay table ``dest`` (see the module docstring).
 
@@ -96,8 +96,8 @@ def enqueue(
     delivery = deliveries.new_row(
         dest["id"], row, now, event_id=event_id, run_id=run_id, request_id=request_id
     )
-    if defer:
-        defer_insert(conn, deliveries.INSERT, delivery)
+    if batch is not None:
+        batch.defer(deliveries.INSERT, delivery)
     else:
         deliveries.enqueue(conn, [delivery])
     if callback_url is not None:

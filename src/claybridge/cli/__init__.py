@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import gc
 import shutil
 import socket
 import sys
@@ -39,9 +38,9 @@ from claybridge.cli.common import (
 )
 from claybridge.config import Settings
 from claybridge.errors import ClaybridgeError
-from claybridge.ingest.committer import SWITCH_INTERVAL
 from claybridge.logging import configure
 from claybridge.storage.database import Database
+from claybridge.tuning import settle_heap, tune_server
 
 app = typer.Typer(
     help="Claybridge: a self-hosted bridge between Clay tables and your own systems.",
@@ -161,30 +160,6 @@ def prune(
     )
 
 
-GC_THRESHOLDS = (20_000, 50, 100)
-
-
-def settle_heap() -> None:
-    """Move everything built so far (modules, the app, its routes and schemas) out of
-    the garbage collector's view, so a full collection only walks what requests create.
-
-    Why: a full collection of the ~130k objects a built app holds took 72 ms here, and
-    under load one ran every few seconds: the ingest benchmark's p99 was 108-117 ms
-    with it and 38-51 ms after freezing (and +15-40% rows/s). Collecting first keeps
-    today's garbage out of the frozen set. Done once, by the long-running commands only
-    (tests build many apps in one process and must not pin them).
-
-    Then the youngest generation is collected every ``GC_THRESHOLDS[0]`` net
-    allocations instead of 700: a request allocates a few hundred containers, nearly
-    all freed by reference counting, and collecting every few requests mostly walked
-    the objects of the requests still in flight (3.6% of the instructions per ingested
-    row, measured with callgrind; 2.6% at 10,000). Cyclic garbage waits a little longer.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 def _serve(host: str | None, port: int | None, *, worker: bool) -> None:
     from claybridge.app import create_app
 
@@ -201,10 +176,7 @@ def _serve(host: str | None, port: int | None, *, worker: bool) -> None:
         soft_wrap=True,
     )
     served = create_app(cfg, worker=worker)
-    settle_heap()
-    # The group commit hands its COMMIT to a thread that must get the GIL back soon
-    # after its fsync (see claybridge.ingest.committer).
-    sys.setswitchinterval(SWITCH_INTERVAL)
+    tune_server()
     config = uvicorn.Config(
         served,
         log_level=cfg.log_level.lower(),

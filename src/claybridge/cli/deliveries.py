@@ -10,6 +10,7 @@ import typer
 from claybridge.cli.common import clock, console, database, print_json, print_table, table
 from claybridge.errors import InvalidField
 from claybridge.records import deliveries, delivery_log, destinations
+from claybridge.views.deliveries import delivery_json
 
 deliveries_app = typer.Typer(
     help="Deliveries: each payload bound for a destination.", no_args_is_help=True
@@ -53,7 +54,7 @@ def list_deliveries(
     with database() as (_cfg, db), db.read() as conn:
         flt = _filter(conn, destination, status, _utc(since), _utc(until))
         page = delivery_log.search(conn, flt, limit=limit, cursor=cursor)
-    rows = [delivery_log.public(r) for r in page.items]
+    rows = [delivery_json(r) for r in page.items]
     if as_json:
         print_json({"data": rows, "next_cursor": page.next_cursor})
         return
@@ -76,7 +77,7 @@ def list_deliveries(
 def show_delivery(delivery_id: str, as_json: JsonFlag = False) -> None:
     """Show one delivery with every attempt."""
     with database() as (_cfg, db), db.read() as conn:
-        shown = delivery_log.public(delivery_log.get(conn, delivery_id), full=True)
+        shown = delivery_json(delivery_log.get(conn, delivery_id), full=True)
     if as_json:
         print_json(shown)
         return

@@ -12,6 +12,7 @@ from claybridge.errors import InvalidField
 from claybridge.records import customers as customer_records
 from claybridge.records import events as records
 from claybridge.records import sources
+from claybridge.views.events import event_json
 
 app = typer.Typer(help="The event log: every request a source received.", no_args_is_help=True)
 customers_app = typer.Typer(
@@ -36,9 +37,9 @@ def list_(
             raise InvalidField(
                 f"--status must be one of {', '.join(records.STATUSES)}", field="status"
             )
-        source_id = sources.find(conn, source)["id"] if source else None
+        source_id = sources.find(conn, source).id if source else None
         page = records.search(conn, source_id=source_id, status=status, cursor=cursor, limit=limit)
-    rows = [records.public(r) for r in page.items]
+    rows = [event_json(r) for r in page.items]
     if as_json:
         print_json({"data": rows, "next_cursor": page.next_cursor})
         return
@@ -64,7 +65,7 @@ def show(
 ) -> None:
     """Show one event: outcome, error, request headers and body (secrets redacted), response."""
     with database() as (_cfg, db), db.read() as conn:
-        event = records.public(records.get(conn, event_id), full=True)
+        event = event_json(records.get(conn, event_id), full=True)
     if as_json:
         print_json(event)
         return
@@ -138,13 +139,13 @@ def replay(event_id: str, as_json: JsonFlag = False) -> None:
     """Run a logged event through its source's current mapping again, as a new event."""
     from claybridge.cli.common import box, clock
     from claybridge.ingest.pipeline import handle, replay_request
-    from claybridge.storage.batch import run_jobs
+    from claybridge.records.batch import run_jobs
 
     with database() as (cfg, db):
         with db.read() as conn:
             request = replay_request(conn, event_id, cfg, clock.now(), box(cfg))
         with db.write() as conn:
-            result = run_jobs(conn, [lambda c: handle(c, request)])[0]
+            result = run_jobs(conn, [lambda c, b: handle(c, b, request)])[0]
     if as_json:
         print_json(result.body)
     else:

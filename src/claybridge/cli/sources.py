@@ -15,6 +15,7 @@ from claybridge.core.schedule import parse_duration
 from claybridge.errors import ClaybridgeError, NotFound
 from claybridge.records import sources as records
 from claybridge.templates import DEFAULT_TEMPLATE, TEMPLATES, column_setup, column_setup_text
+from claybridge.views.sources import source_json
 
 app = typer.Typer(
     help="Sources: the URLs Clay posts rows to, and their bearer tokens.", no_args_is_help=True
@@ -23,19 +24,19 @@ app = typer.Typer(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
-def _with_token(cfg: Settings, row: dict[str, Any], token: str, as_json: bool, verb: str) -> None:
-    url = cfg.source_url(row["key"])
-    template = TEMPLATES[row["template"]]
+def _with_token(cfg: Settings, row: records.Source, token: str, as_json: bool, verb: str) -> None:
+    url = cfg.source_url(row.key)
+    template = TEMPLATES[row.template]
     if as_json:
         print_json(
             {
-                **records.public(row, url),
+                **source_json(row, url),
                 "token": token,
                 "clay_column": column_setup(url, token, template),
             }
         )
         return
-    console.print(f"[green]{verb}[/green] source [bold]{row['name']}[/bold] ({row['key']})")
+    console.print(f"[green]{verb}[/green] source [bold]{row.name}[/bold] ({row.key})")
     console.print(f"URL:   {url}", highlight=False, soft_wrap=True)
     console.print(f"Token: {token}", highlight=False, soft_wrap=True)
     console.print("[yellow]This token is shown once only. Store it in Clay now.[/yellow]")
@@ -63,7 +64,7 @@ def create(
 def list_(as_json: JsonFlag = False) -> None:
     """List sources."""
     with database() as (cfg, db), db.read() as conn:
-        rows = [records.public(r, cfg.source_url(r["key"])) for r in records.list_all(conn)]
+        rows = [source_json(r, cfg.source_url(r.key)) for r in records.list_all(conn)]
     if as_json:
         print_json(rows)
         return
@@ -82,8 +83,8 @@ def show(
     """Show a source and its Clay column setup (the token itself is never shown again)."""
     with database() as (cfg, db), db.read() as conn:
         row = records.find(conn, source)
-    url = cfg.source_url(row["key"])
-    public = records.public(row, url)
+    url = cfg.source_url(row.key)
+    public = source_json(row, url)
     if as_json:
         print_json(public)
         return
@@ -91,7 +92,7 @@ def show(
         console.print(f"{key:>17}: {value}", highlight=False)
     console.print()
     console.print(
-        column_setup_text(url, None, TEMPLATES[row["template"]]), markup=False, highlight=False
+        column_setup_text(url, None, TEMPLATES[row.template]), markup=False, highlight=False
     )
 
 
@@ -111,7 +112,7 @@ def disconnect(source: Annotated[str, typer.Argument(help="Id, key or name.")]) 
     with database() as (_cfg, db), db.write() as conn:
         row = records.disconnect(conn, source, clock.now())
     console.print(
-        f"Disconnected [bold]{row['name']}[/bold]; requests now get 401. "
+        f"Disconnected [bold]{row.name}[/bold]; requests now get 401. "
         "`claybridge sources rotate-token` reconnects it with a new token."
     )
 
@@ -190,11 +191,11 @@ def update(
         raise typer.BadParameter("nothing to change: give at least one option")
     with database() as (cfg, db), db.write() as conn:
         row = records.update(conn, source, changes, clock.now())
-    public = records.public(row, cfg.source_url(row["key"]))
+    public = source_json(row, cfg.source_url(row.key))
     if as_json:
         print_json(public)
     else:
-        console.print(f"Updated source {row['name']} ({row['key']}).", highlight=False)
+        console.print(f"Updated source {row.name} ({row.key}).", highlight=False)
 
 
 def _idempotency(mode: str | None, key: str | None, window: str | None) -> dict[str, Any]:
@@ -222,11 +223,11 @@ def delete(
         with db.read() as conn:
             row = records.find(conn, source)
         # Asked outside the write transaction: a prompt must not hold the write lock.
-        if not yes and not typer.confirm(f"Delete source {row['name']!r} and its event log?"):
+        if not yes and not typer.confirm(f"Delete source {row.name!r} and its event log?"):
             raise typer.Exit(1)
         with db.write() as conn:
-            records.delete(conn, row["id"])
-    console.print(f"Deleted source {row['name']}.", highlight=False)
+            records.delete(conn, row.id)
+    console.print(f"Deleted source {row.name}.", highlight=False)
 
 
 mappings_app = typer.Typer(help="A source's mappings, one event at a time.", no_args_is_help=True)
@@ -245,7 +246,7 @@ def mapping_get(
     found = records.display_config(row).get("mappings", {})
     if event is not None:
         if event not in found:
-            fail(NotFound(f"source {row['name']!r} has no mapping for {event!r}", field="event"))
+            fail(NotFound(f"source {row.name!r} has no mapping for {event!r}", field="event"))
         found = found[event]
     if as_yaml:
         console.print(yaml.safe_dump(found, sort_keys=False), markup=False, highlight=False)
@@ -266,7 +267,7 @@ def mapping_set(
     with database() as (_cfg, db), db.write() as conn:
         row = records.set_mapping(conn, source, event, actions, clock.now())
     console.print(
-        f"Saved mapping {event!r} of source {row['name']} ({len(actions)} actions).",
+        f"Saved mapping {event!r} of source {row.name} ({len(actions)} actions).",
         highlight=False,
     )
 
@@ -293,4 +294,4 @@ def mapping_delete(
     """Remove the mapping for EVENT."""
     with database() as (_cfg, db), db.write() as conn:
         row = records.delete_mapping(conn, source, event, clock.now())
-    console.print(f"Deleted mapping {event!r} of source {row['name']}.", highlight=False)
+    console.print(f"Deleted mapping {event!r} of source {row.name}.", highlight=False)

@@ -3,18 +3,17 @@ told apart), a disconnected source, and a signed source's signature."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from claybridge.actions.plan import CompiledConfig
 from claybridge.core.signatures import SignatureError, verify_hmac, verify_standard
 from claybridge.errors import Unauthorized
 from claybridge.ingest.request import IngestRequest
-from claybridge.mapping.engine import CompiledConfig
 from claybridge.records import sources
+from claybridge.records.sources import Source
 from claybridge.security import bearer_token, matches
 
 
 def authenticate(
-    source: dict[str, Any], authorization: str | None, verified: set[tuple[str, str]]
+    source: Source, authorization: str | None, verified: set[tuple[str | None, str]]
 ) -> None:
     """Raise :class:`Unauthorized` unless ``authorization`` carries the source's token.
 
@@ -22,14 +21,14 @@ def authenticate(
     version of the source (its token hash), so a burst from one Clay column (which
     sends the same header every time) parses and hashes its token once.
     """
-    if source["status"] == sources.DISCONNECTED:
+    if source.status == sources.DISCONNECTED:
         raise Unauthorized(
             "this source is disconnected; rotate its token to reconnect it, "
             "then update the Authorization header in the Clay column",
             code="source_disconnected",
         )
     # Keyed by the stored hash: a rotation changes it, so nothing verified before counts.
-    if authorization is not None and (source["token_hash"], authorization) in verified:
+    if authorization is not None and (source.token_hash, authorization) in verified:
         return
     token = bearer_token(authorization)
     if token is None:
@@ -37,10 +36,10 @@ def authenticate(
             "missing bearer token: add the header Authorization: Bearer <token>",
             code="missing_token",
         )
-    if matches(token, source["token_hash"]):
+    if matches(token, source.token_hash):
         assert authorization is not None  # it carried a token
-        verified.add((source["token_hash"], authorization))
-    elif matches(token, source["previous_token_hash"]):
+        verified.add((source.token_hash, authorization))
+    elif matches(token, source.previous_token_hash):
         raise Unauthorized(
             "this token was rotated; update the Authorization header in the Clay column "
             "with the source's new token",

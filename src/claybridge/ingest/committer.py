@@ -11,36 +11,32 @@ Two implementations behind one interface (:class:`Committer`), chosen per databa
 
 * :class:`~claybridge.ingest.committer_loop.LoopCommitter` (SQLite, mode ``loop``): the
   batch's statements run on the event loop thread, where SQLite's calls are short and
-  CPU-bound. Running them on a writer thread made the two
-  threads trade the GIL on every SQLite call (SQLite releases it per step): 4.5-5.1k
-  against 5.5-5.9k rows/s, and a worse p99. The batch's deferred rows (events,
-  idempotency keys, deliveries, and the customer upserts, see ``ingest.apply``) are
-  written at its end as multi-row statements (:meth:`Prepared.multi_row`): one
-  statement per table instead of one execution per row.
+  CPU-bound (on a writer thread, the two threads traded the GIL on every SQLite call).
+  The batch's deferred rows (events, idempotency keys, deliveries, and the customer
+  upserts, see :class:`~claybridge.records.batch.Batch`) are written at its end as
+  multi-row statements (:meth:`Prepared.multi_row`): one statement per table instead of
+  one execution per row.
 
   The COMMIT alone goes to a thread of its own: one call that releases the GIL for its
-  whole length (WAL page writes, the fsync and, every ~1,000 pages, a checkpoint that
-  copies the WAL into the database file). On the loop it stopped all HTTP for that
-  long, and the checkpoints set the p99: in paired runs of ``bench/ingest.py``
-  (customers) 154-157 ms on the loop against 58-65 ms on the thread. Meanwhile the loop
-  reads the next requests and answers nothing early: a batch's futures are settled
-  only once its COMMIT returned, and the next batch starts only then (one writer). The
-  price is two hand-overs of the GIL per batch, which cost throughput while the thread
-  waited for the interpreter's switch interval (at 2 ms: a ratio to the bare app of
-  0.199 against 0.213 with the COMMIT on the loop, same run). So the loop lets go of
-  the GIL once right after handing the COMMIT over, and the servers run with a
-  :data:`SWITCH_INTERVAL` of 0.5 ms, so the thread gets it back soon after the fsync
-  (0.212 in that run).
+  whole length (WAL page writes, the fsync and the occasional checkpoint); on the loop
+  it stopped all HTTP for that long. Meanwhile the loop reads the next requests and
+  answers nothing early: a batch's futures are settled only once its COMMIT returned,
+  and the next batch starts only then (one writer). The loop lets go of the GIL once
+  right after handing the COMMIT over, and the servers run with a short switch interval
+  (:mod:`claybridge.tuning`), so the thread gets the GIL back soon after its fsync.
 * :class:`~claybridge.ingest.committer_thread.ThreadCommitter` (PostgreSQL, mode
   ``thread``): a writer thread runs whole batches; each statement waits on
   the network with the GIL released, which must not block the event loop.
 
-Per-batch scratchpad and carried dicts: see :mod:`claybridge.storage.batch`.
+Each batch is a :class:`~claybridge.records.batch.Batch` made here and handed to every
+job with the connection: what its jobs read (once per batch) and the writes they defer
+to its end.
 
 Isolation between requests in a batch: if the batch transaction fails (a unique
 constraint raced by another process, a deadlock), it is rolled back and each request
-is re-run alone in its own transaction, retried a few times on storage errors. Jobs
-must therefore be pure functions of the connection they are given.
+is re-run alone in its own transaction (a fresh batch), retried a few times on
+storage errors. Jobs must therefore be pure functions of the connection and batch they
+are given.
 """
 
 from __future__ import annotations
@@ -56,16 +52,13 @@ import sqlalchemy as sa
 import structlog
 
 from claybridge.config import Settings
+from claybridge.records.batch import Batch
 from claybridge.storage.database import Database
 
 T = TypeVar("T")
 Mode = Literal["loop", "thread"]
 log = structlog.get_logger(__name__)
 
-# The interpreter's switch interval the servers run with (see the module docstring): the
-# commit thread waits at most about this long for the GIL once its fsync is done (the
-# default is 5 ms). 0.1 ms measured no better than 0.5 ms.
-SWITCH_INTERVAL = 0.0005
 SOLO_ATTEMPTS = 3
 Outcome = tuple[Any, BaseException | None]
 
@@ -74,16 +67,16 @@ Outcome = tuple[Any, BaseException | None]
 class Item(Generic[T]):
     """One submitted job, the loop of its caller, and the future it awaits."""
 
-    job: Callable[[sa.Connection], T]
+    job: Callable[[sa.Connection, Batch], T]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
 
 
-def _abandoned(_conn: sa.Connection) -> None:
+def _abandoned(_conn: sa.Connection, _batch: Batch) -> None:
     """Stands in for the job of a caller that stopped waiting: it writes nothing."""
 
 
-def live_jobs(batch: list[Item[Any]]) -> list[Callable[[sa.Connection], Any]]:
+def live_jobs(batch: list[Item[Any]]) -> list[Callable[[sa.Connection, Batch], Any]]:
     """The batch's jobs, less those whose caller has stopped waiting (its future was
     cancelled: it answered 503 at its deadline), which must then not be written."""
     return [_abandoned if item.future.done() else item.job for item in batch]
@@ -174,7 +167,7 @@ class Committer(ABC):
     def _settle(self, loop: asyncio.AbstractEventLoop, settled: list[Any]) -> None:
         """Settle futures that belong to ``loop`` (from whichever thread finished them)."""
 
-    def submit(self, job: Callable[[sa.Connection], T]) -> asyncio.Future[T]:
+    def submit(self, job: Callable[[sa.Connection, Batch], T]) -> asyncio.Future[T]:
         """Queue ``job`` for a write transaction: the future (await it on the running
         loop) holds its result, or its error, once the transaction has committed.
 
@@ -211,9 +204,9 @@ class Committer(ABC):
         for loop, settled in by_loop.items():
             self._settle(loop, settled)
 
-    def carried(self) -> dict[str, dict[Any, Any]]:
-        """A copy of what batches carry to the next (see ``storage.batch.carried``);
-        empty where the committer cannot vouch for it (on a thread)."""
+    def carried(self) -> dict[str, Any]:
+        """A copy of the customer rows batches carry to the next, by domain; empty where
+        the committer cannot vouch for them (on a thread)."""
         return {}
 
     def _log_stopped(self) -> None:

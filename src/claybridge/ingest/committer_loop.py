@@ -1,6 +1,6 @@
 """The committer for SQLite: batches run on the event loop, each COMMIT on a thread of
-its own, and what a batch read may be carried to the next (see
-:mod:`claybridge.ingest.committer` for why, and :mod:`claybridge.storage.batch`)."""
+its own, customer upserts deferred to the batch's end (see
+:mod:`claybridge.ingest.committer` and :mod:`claybridge.ingest.fastpath.deferred_upserts`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from claybridge.ingest.committer import (
     run_alone,
     settle_all,
 )
-from claybridge.storage.batch import CARRY_MAX, run_jobs, run_jobs_deferred
+from claybridge.ingest.fastpath.deferred_upserts import DeferredUpserts
+from claybridge.records.batch import Batch, run_jobs, run_jobs_deferred
 from claybridge.storage.database import SQLITE_BUSY_MS
 from claybridge.storage.prepared import driver_error, run_bound
 
@@ -44,9 +45,8 @@ class LoopCommitter(Committer):
         self._draining = False
         self._commits: ThreadPoolExecutor | None = None
         self._conn: sa.Connection | None = None
-        # What carried() keeps for self._conn, and the data_version it was true at.
-        self._carry: dict[str, dict[Any, Any]] = {}
-        self._data_version: int | None = None
+        # The customer upserts of self._conn's batches, and the rows they carry.
+        self._upserts = DeferredUpserts()
 
     def start(self) -> None:
         """Start accepting jobs (idempotent)."""
@@ -63,9 +63,9 @@ class LoopCommitter(Committer):
         self._release()
         self._log_stopped()
 
-    def carried(self) -> dict[str, dict[Any, Any]]:
-        """A copy of what batches carry to the next."""
-        return {name: dict(kept) for name, kept in self._carry.items()}
+    def carried(self) -> dict[str, Any]:
+        """A copy of the customer rows batches carry to the next, by domain."""
+        return dict(self._upserts.rows)
 
     def _enqueue(self, item: Item[Any]) -> None:
         self._pending.append(item)
@@ -149,13 +149,10 @@ class LoopCommitter(Committer):
             jobs = live_jobs(batch)  # (after the wait: a caller may have gone)
             try:
                 if self._db.is_sqlite:
-                    self._check_carry(conn)
-                    results, deferred = run_jobs_deferred(
-                        conn, jobs, upserts=True, carry=self._carry
-                    )
-                    run_bound(
-                        conn, [b for i, rows in deferred.items() for b in i.multi_row(conn, rows)]
-                    )
+                    self._upserts.check(conn)
+                    upserting = Batch(self._upserts.upsert)
+                    results, deferred = run_jobs_deferred(conn, jobs, upserting)
+                    run_bound(conn, [b for i, rows in deferred for b in i.multi_row(conn, rows)])
                 else:  # loop mode asked for explicitly (tests)
                     results = run_jobs(conn, jobs)
             except BaseException:
@@ -165,27 +162,13 @@ class LoopCommitter(Committer):
         except BaseException:
             self._release()  # a failed batch does not leave its state for the next
             raise
-        for kept in self._carry.values():
-            for _ in range(len(kept) - CARRY_MAX):
-                del kept[next(iter(kept))]  # the oldest first
+        self._upserts.trim()
         return [(r, None) for r in results]
-
-    def _check_carry(self, conn: sa.Connection) -> None:
-        """Drop what earlier batches carried if another connection has committed since
-        (``PRAGMA data_version`` moved). Runs under the batch's write lock, so nothing
-        else can commit between this check and the batch's own COMMIT."""
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        version = dbapi.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._data_version:
-            self._carry.clear()
-            self._data_version = version
 
     def _release(self) -> None:
         """Give the batches' connection back to the pool (a new one is taken next time),
         and forget what was carried for it."""
-        self._carry.clear()
-        self._data_version = None
+        self._upserts.forget()
         conn, self._conn = self._conn, None
         if conn is None:
             return

@@ -19,7 +19,7 @@ from claybridge.ingest.committer import (
     run_alone_blocking,
     settle_all,
 )
-from claybridge.storage.batch import run_jobs
+from claybridge.records.batch import run_jobs
 
 _STOP = object()
 

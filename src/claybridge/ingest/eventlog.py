@@ -9,6 +9,7 @@ import orjson
 
 from claybridge.ingest.request import IngestRequest
 from claybridge.records import events
+from claybridge.records.sources import Source
 from claybridge.redact import has_secrets, redact_body, redact_text
 
 STORED_BODY_LIMIT = 65_536
@@ -46,18 +47,20 @@ def stored_body(
 
 def event_row(
     event_id: str,
-    source: dict[str, Any],
+    source: Source,
     req: IngestRequest,
     headers: dict[str, str],
     parsed: dict[str, Any] | None,
+    secrets: bool | None,
     status_code: int,
     payload: bytes,
     customer_id: str | None,
 ) -> dict[str, Any]:
-    """The ``events`` row for a request, accepted unless the caller says otherwise."""
+    """The ``events`` row for a request, accepted unless the caller says otherwise;
+    ``secrets``: whether ``parsed`` has secret-named keys, if known."""
     return {
         "id": event_id,
-        "source_id": source["id"],
+        "source_id": source.id,
         "received_at": req.received_at,
         "status": events.ACCEPTED,
         "status_code": status_code,
@@ -65,7 +68,7 @@ def event_row(
         "error_message": None,
         "error_field": None,
         "request_headers": headers,
-        "request_body": stored_body(req.body, parsed, req.body_secrets),
+        "request_body": stored_body(req.body, parsed, secrets),
         "response_body": payload.decode(),
         "customer_id": customer_id,
         "event_name": None,

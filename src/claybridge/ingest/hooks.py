@@ -40,9 +40,8 @@ class HooksEndpoint:
     the lifespan) goes to ``other``.
 
     Why it routes at all: it is the top-level app (``claybridge.app``), so a Clay row
-    passes through no dispatcher's coroutine first. Every await of a row's request
-    resumes each frame of its chain, and py-spy put 1.4% of the ingest benchmark's loop
-    thread in that one frame.
+    passes through no dispatcher's coroutine first: every await of a row's request
+    resumes each frame of its chain.
     """
 
     def __init__(
@@ -102,7 +101,6 @@ class HooksEndpoint:
             caches=self._caches,
         )
         job = IngestJob(request)
-        job.plan_ahead()  # pure work, while an earlier batch commits
         try:
             future = self._committer.submit(job)
             if self._deadline is None:

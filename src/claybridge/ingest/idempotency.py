@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from claybridge.mapping.engine import MAX_KEY
+from claybridge.actions.fields import MAX_KEY
 from claybridge.mapping.paths import Path
 
 

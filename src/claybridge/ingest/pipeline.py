@@ -19,36 +19,44 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from claybridge.actions.apply import apply_plan, queued_work
+from claybridge.actions.base import Applying
+from claybridge.actions.plan import CompiledConfig, Plan, plan_event
 from claybridge.errors import ClaybridgeError, InvalidField, PayloadTooLarge, error_body
 from claybridge.ids import new_id
-from claybridge.ingest.apply import apply_plan, resolve_owners
 from claybridge.ingest.auth import authenticate, verify_signature
 from claybridge.ingest.eventlog import event_row
 from claybridge.ingest.idempotency import event_key
 from claybridge.ingest.parse import parse_object
-from claybridge.ingest.request import IngestRequest, IngestResponse, Preplan
-from claybridge.mapping.engine import CompiledConfig, Plan, plan_event
-from claybridge.records import events, idempotency, owners, sources
+from claybridge.ingest.request import IngestRequest, IngestResponse, Parsed
+from claybridge.records import events, idempotency, sources
+from claybridge.records.batch import Batch
+from claybridge.records.sources import Source
 from claybridge.redact import redact_headers
 from claybridge.secretbox import SecretBox
-from claybridge.storage.batch import batch_scope, defer_insert
 
 __all__ = ["IngestRequest", "IngestResponse", "handle", "replay_request", "source_for"]
 
 SOURCE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 REPLAYED = [(b"idempotent-replayed", b"true")]
-OUTBOUND = ("forward", "trigger_workflow", "clay_submit", "complete_request")
 
 
-def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
-    """Process ``req`` in the caller's transaction (see the module docstring)."""
-    source = source_for(conn, req) if SOURCE_KEY.match(req.source_key) else None
+def handle(
+    conn: sa.Connection,
+    batch: Batch,
+    req: IngestRequest,
+    *,
+    parsed: Parsed | None = None,
+) -> IngestResponse:
+    """Process ``req`` in the caller's transaction, as one job of ``batch`` (see the
+    module docstring). ``parsed``: its body, if the batch's key prefetch parsed it."""
+    source = source_for(conn, batch, req) if SOURCE_KEY.match(req.source_key) else None
     if source is None:
         return IngestResponse(404, error_body("unknown_source", "no source has this URL"))
-    run = _Request(conn, req, source)
+    run = _Request(conn, batch, req, source)
     try:
         run.authenticate()
-        run.parse()
+        run.parse(parsed)
         repeat = run.deduplicate()
         if repeat is not None:
             return repeat
@@ -58,17 +66,15 @@ def handle(conn: sa.Connection, req: IngestRequest) -> IngestResponse:
     return run.log_accepted(results)
 
 
-def source_for(conn: sa.Connection, req: IngestRequest) -> dict[str, Any] | None:
+def source_for(conn: sa.Connection, batch: Batch, req: IngestRequest) -> Source | None:
     """The source with the request's key, read once per batch: every job in a batch
     shares one transaction (one snapshot), so a rotation committed before the batch is
     seen by all."""
-    cache = batch_scope(conn).setdefault("sources", {})
+    cache = batch.sources
     key = req.source_key
     if key not in cache:
-        cache[key] = found = sources.by_key(conn, key)
-        if found is not None:
-            req.caches.saw(key, found)
-    known: dict[str, Any] | None = cache[key]
+        cache[key] = sources.by_key(conn, key)
+    known: Source | None = cache[key]
     return known
 
 
@@ -77,6 +83,7 @@ class _Request:
     found (the source, the body, the plan) from here."""
 
     __slots__ = (
+        "batch",
         "claimed",
         "config",
         "conn",
@@ -85,24 +92,23 @@ class _Request:
         "note",
         "parsed",
         "planned",
-        "preplan",
         "req",
-        "scope",
+        "secrets",
         "source",
     )
 
-    def __init__(self, conn: sa.Connection, req: IngestRequest, source: dict[str, Any]) -> None:
-        self.conn, self.req, self.source = conn, req, source
-        self.scope = batch_scope(conn)
+    def __init__(
+        self,
+        conn: sa.Connection,
+        batch: Batch,
+        req: IngestRequest,
+        source: Source,
+    ) -> None:
+        self.conn, self.batch, self.req, self.source = conn, batch, req, source
         self.event_id = new_id("evt")
-        self.preplan: Preplan | None = req.preplan
-        if self.preplan is not None and (self.preplan.source_id, self.preplan.updated_at) != (
-            source["id"],
-            source["updated_at"],
-        ):
-            self.preplan = None  # the source was saved since: plan again
-        self.headers = redact_headers(req.headers) if self.preplan is None else self.preplan.headers
+        self.headers = redact_headers(req.headers)
         self.parsed: dict[str, Any] | None = None
+        self.secrets: bool | None = None  # secret-named keys in the body (None: not known)
         self.config: CompiledConfig | None = None
         self.planned: Plan | None = None
         self.claimed: str | None = None  # the idempotency key this event will hold
@@ -115,21 +121,21 @@ class _Request:
         self.config = req.config or req.caches.compiled_config(self.source, req.box)
         if req.trusted and req.parsed is not None:
             return
-        authenticate(self.source, req.authorization, self.scope.setdefault("tokens", set()))
+        authenticate(self.source, req.authorization, self.batch.tokens)
         if self.config.signature_scheme != "none":
             verify_signature(self.config, req)
 
-    def parse(self) -> None:
-        """The body as a JSON object (parsed once, by whichever step came first)."""
+    def parse(self, parsed: Parsed | None) -> None:
+        """The body as a JSON object (``parsed``, if the key prefetch parsed it)."""
         req = self.req
         if req.trusted and req.parsed is not None:
             self.parsed = req.parsed
         elif req.body is None:
             raise PayloadTooLarge(f"the request body is larger than {req.max_body_bytes} bytes")
-        elif req.preparsed is not None:
-            self.parsed, req.body_secrets = req.preparsed
+        elif parsed is not None:
+            self.parsed, self.secrets = parsed.body, parsed.secrets
         else:
-            self.parsed, req.body_secrets = parse_object(req.body)
+            self.parsed, self.secrets = parse_object(req.body)
 
     def deduplicate(self) -> IngestResponse | None:
         """The original answer if this row repeats one within the source's idempotency
@@ -150,9 +156,9 @@ class _Request:
     def _key_owner(self, key: str) -> dict[str, Any] | None:
         """The event holding ``key``: claimed earlier in this batch (the scratchpad),
         read for the whole batch (the prefetch), or read now."""
-        source_id = self.source["id"]
-        owner: dict[str, Any] | None = self.scope.setdefault("keys", {}).get((source_id, key))
-        known = self.scope.get("known_keys", {})
+        source_id = self.source.id
+        owner = self.batch.claimed.get((source_id, key))
+        known = self.batch.known_keys
         if owner is None and (source_id, key) in known:
             found = known[(source_id, key)]
             owner = idempotency.live(self.conn, source_id, key, found, self.req.received_at)
@@ -166,29 +172,27 @@ class _Request:
         return {"body": self.parsed, "headers": self.headers}
 
     def plan(self) -> Plan:
-        """What the source's mapping does with this event (planned ahead, if still valid)."""
+        """What the source's mapping does with this event."""
         assert self.config is not None
-        if self.preplan is not None and self.parsed is self.preplan.body:
-            self.planned = self.preplan.plan
-        else:
-            self.planned = plan_event(self.config, self.event, date_order=self.req.date_order)
+        self.planned = plan_event(self.config, self.event, date_order=self.req.date_order)
         return self.planned
 
     def apply(self, plan: Plan) -> list[dict[str, Any]]:
-        """Owners resolved, then every action carried out (or previewed, in a dry run)."""
+        """Every action carried out (or previewed, in a dry run), after the reads that
+        can still refuse the event."""
         req = self.req
-        resolved = resolve_owners(self.conn, plan, _resolve_owner)
-        return apply_plan(
-            self.conn,
-            plan,
-            resolved,
-            source_id=self.source["id"],
+        app = Applying(
+            conn=self.conn,
+            batch=self.batch,
+            source_id=self.source.id,
+            source_name=self.source.name,
+            event_name=plan.event_name,
+            event_id=self.event_id,
             now=req.received_at,
             dry_run=req.dry_run,
-            event_id=self.event_id,
-            source_name=self.source["name"],
             base_url=req.base_url,
         )
+        return apply_plan(app, plan)
 
     def log_rejected(self, exc: ClaybridgeError) -> IngestResponse:
         """Log a refused row (only its event is written) and answer with the error."""
@@ -205,7 +209,7 @@ class _Request:
             error_field=exc.field[: events.FIELD_LENGTH] if exc.field else None,
             event_name=self.planned.event_name if self.planned else None,
         )
-        defer_insert(self.conn, events.INSERT_PREPARED, row)
+        self.batch.defer(events.INSERT_PREPARED, row)
         return IngestResponse(exc.status_code, response, payload)
 
     def _answer(self, plan: Plan, results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -241,12 +245,8 @@ class _Request:
         row["note"] = self.note or (f"replay of {req.replay_of}" if req.replay_of else None)
         if req.dry_run:
             row["status"] = events.DRY_RUN
-        defer_insert(self.conn, events.INSERT_PREPARED, row)
-        queued = any(
-            r["kind"] in OUTBOUND and r["status"] in ("queued", "started", "completed")
-            for r in results
-        )
-        return IngestResponse(200, response, payload, queued=queued)
+        self.batch.defer(events.INSERT_PREPARED, row)
+        return IngestResponse(200, response, payload, queued=queued_work(plan, results))
 
     def _keep_key(self, payload: bytes) -> None:
         """Only a success keeps its key: written with the batch's rows at commit (a live
@@ -254,14 +254,14 @@ class _Request:
         see records.idempotency); repeats later in this batch find it in the scratchpad."""
         if self.claimed is None or self.config is None:
             return
-        source_id, at = self.source["id"], self.req.received_at
-        self.scope["keys"][(source_id, self.claimed)] = {
+        source_id, at = self.source.id, self.req.received_at
+        self.batch.claimed[(source_id, self.claimed)] = {
             "event_id": self.event_id,
             "response_body": payload,
         }
         expires = at + timedelta(seconds=self.config.idempotency_window)
         params = idempotency.insert_params(source_id, self.claimed, self.event_id, at, expires)
-        defer_insert(self.conn, idempotency.INSERT, params)
+        self.batch.defer(idempotency.INSERT, params)
 
     def _log_duplicate(self, owner: dict[str, Any]) -> IngestResponse:
         """Answer a repeat with the original answer, and log it as a duplicate."""
@@ -280,7 +280,7 @@ class _Request:
             payload = stored if isinstance(stored, bytes) else stored.encode()
         row = self._row(200, payload, None)
         row.update(status=events.DUPLICATE, note=f"repeat of {owner['event_id']}")
-        defer_insert(self.conn, events.INSERT_PREPARED, row)
+        self.batch.defer(events.INSERT_PREPARED, row)
         return IngestResponse(200, orjson.loads(payload), payload, REPLAYED)
 
     def _row(self, status: int, payload: bytes, customer_id: str | None) -> dict[str, Any]:
@@ -290,29 +290,11 @@ class _Request:
             self.req,
             self.headers,
             self.parsed,
+            self.secrets,
             status,
             payload,
             customer_id,
         )
-
-
-def _resolve_owner(
-    conn: sa.Connection, *, name: str | None, email: str | None
-) -> dict[str, Any] | None:
-    """``owners.resolve``, remembered for the rest of the batch (same snapshot)."""
-    if name is None and email is None:
-        return None
-    cache = batch_scope(conn).setdefault("owners", {})
-    key = (name, email)
-    if key not in cache:
-        try:
-            cache[key] = owners.resolve(conn, name=name, email=email)
-        except ClaybridgeError as exc:
-            cache[key] = exc
-    found = cache[key]
-    if isinstance(found, ClaybridgeError):
-        raise found
-    return found  # type: ignore[no-any-return]
 
 
 def replay_request(
@@ -322,17 +304,17 @@ def replay_request(
 
     The logged body is replayed as logged (secret-named values were redacted there).
     """
-    row = events.get(conn, event_id)
-    source = sources.find(conn, row["source_id"])
-    body = events.public(row, full=True)["request"]["body"]
+    event = events.get(conn, event_id)
+    source = sources.find(conn, event.source_id)
+    body = events.parsed_text(event.request_body)
     if not isinstance(body, dict):
         raise InvalidField(
             "this event's body was not a JSON object; there is nothing to replay",
             field="event_id",
         )
     return IngestRequest(
-        source_key=source["key"],
-        headers=list(row["request_headers"].items()),
+        source_key=source.key,
+        headers=list(event.request_headers.items()),
         body=None,
         received_at=now,
         box=box,

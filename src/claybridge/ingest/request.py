@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from claybridge.actions.plan import CompiledConfig
 from claybridge.ingest.caches import IngestCaches
-from claybridge.mapping.engine import CompiledConfig, Plan
 from claybridge.secretbox import SecretBox
 
 
@@ -28,32 +28,21 @@ class IngestRequest:
     trusted: bool = False
     parsed: dict[str, Any] | None = None
     box: SecretBox | None = None  # decrypts the source's signing secrets
-    body_secrets: bool | None = None  # set once parsed: secret-named keys in the body?
     replay_of: str | None = None  # an event re-run from the log (no idempotency check)
     base_url: str = ""  # where Clay reaches Claybridge (callback URLs)
     # Set by the console's playground (with dry_run and trusted): an unsaved
     # configuration to plan with instead of the source's own.
     config: CompiledConfig | None = None
-    # The body parsed by the batch's key prefetch (see IngestJob), with its secrets flag;
-    # handle() still authenticates and checks the size before it uses it.
-    preparsed: tuple[dict[str, Any], bool] | None = None
-    # Planned ahead of its batch (IngestJob.plan_ahead); handle() uses it only if the
-    # batch's own read of the source is the version it was planned with.
-    preplan: Preplan | None = None
     # What ingest remembers across requests: the app's (a fresh one by default).
     caches: IngestCaches = field(default_factory=IngestCaches)
 
 
 @dataclass(frozen=True, slots=True)
-class Preplan:
-    """A request's plan, made before its batch from the last-seen version of its source."""
+class Parsed:
+    """A request's body parsed as a JSON object, and whether it has secret-named keys."""
 
-    source_id: str
-    updated_at: Any
-    headers: dict[str, str]
     body: dict[str, Any]
-    plan: Plan
-    keyed: bool  # that version of the source checks idempotency keys
+    secrets: bool
 
 
 @dataclass(slots=True)

@@ -46,22 +46,10 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from claybridge.mapping.conditions import compile_condition
+from claybridge.mapping.kinds import OPTIONS, SHAPES
 from claybridge.mapping.paths import parse_path
 from claybridge.mapping.types import TYPE_NAMES
 
-ActionKind = Literal[
-    "upsert_customer",
-    "identify_person",
-    "set_object",
-    "forward",
-    "trigger_workflow",
-    "clay_submit",
-    "complete_request",
-]
-
-# Field names each action accepts (and, for upsert_customer, requires).
-CUSTOMER_FIELDS = ("name", "websiteUrl", "owner", "ownerEmail", "stage", "arr", "renewalDate")
-PERSON_FIELDS = ("full_name", "email", "phone_number", "avatar_url")
 MAX_ACTIONS = 20
 
 
@@ -108,7 +96,7 @@ class ActionSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: ActionKind
+    kind: str = Field(json_schema_extra={"enum": list(SHAPES)})
     when: str | None = None
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     id: FieldSpec | None = None
@@ -143,49 +131,19 @@ class ActionSpec(BaseModel):
             parse_path(value)
         return value
 
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in SHAPES:
+            raise ValueError(f"unknown action kind {value!r}; known: {', '.join(SHAPES)}")
+        return value
+
     @model_validator(mode="after")
     def _kind_rules(self) -> ActionSpec:
-        allowed = {
-            "upsert_customer": CUSTOMER_FIELDS,
-            "identify_person": PERSON_FIELDS,
-            "set_object": (),
-            "forward": (),
-            "trigger_workflow": (),
-            "clay_submit": (),
-            "complete_request": (),
-        }[self.kind]
-        unknown = sorted(set(self.fields) - set(allowed))
-        if unknown:
-            known = ", ".join(allowed) or "none (use properties)"
-            raise ValueError(f"{self.kind} has no field {unknown[0]!r}; its fields: {known}")
-        if self.kind == "set_object":
-            if not self.collection:
-                raise ValueError("set_object needs a collection, e.g. collection: accounts")
-            if self.id is None:
-                raise ValueError("set_object needs an id path, e.g. id: body.domain")
-        elif self.collection is not None:
-            raise ValueError(f"{self.kind} takes no collection")
-        if self.kind == "upsert_customer" and (self.id is not None or self.properties):
-            raise ValueError("upsert_customer takes fields only (no id or properties)")
-        outbound = self.kind in ("forward", "trigger_workflow", "clay_submit", "complete_request")
-        if self.kind in ("forward", "clay_submit") and not self.destination:
-            raise ValueError(f"{self.kind} needs a destination (its name), e.g. destination: crm")
-        if self.kind == "trigger_workflow" and not self.workflow:
-            raise ValueError("trigger_workflow needs a workflow (its key)")
-        if self.destination is not None and self.kind not in ("forward", "clay_submit"):
-            raise ValueError(f"{self.kind} takes no destination")
-        if self.workflow is not None and self.kind != "trigger_workflow":
-            raise ValueError(f"{self.kind} takes no workflow")
-        if self.payload is not None and not outbound:
-            raise ValueError(f"{self.kind} takes no payload (it is for forward/trigger_workflow)")
-        if self.idempotency_key is not None and self.kind != "trigger_workflow":
-            raise ValueError(f"{self.kind} takes no idempotency_key")
-        if self.request_id is not None and self.kind not in ("clay_submit", "complete_request"):
-            raise ValueError(f"{self.kind} takes no request_id")
-        if (self.external_id is not None or self.callback) and self.kind != "clay_submit":
-            raise ValueError(f"{self.kind} takes no external_id or callback")
-        if outbound and (self.id is not None or self.properties or self.fields):
-            raise ValueError(f"{self.kind} takes a payload path, not id, fields or properties")
+        given = {name: getattr(self, name) for name in ("fields", *OPTIONS)}
+        problem = SHAPES[self.kind].problem(self.kind, given)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from claybridge.actions.upsert_customer import CustomerInput
 from claybridge.errors import NotFound
 from claybridge.ids import new_id
+from claybridge.mapping.customer import CustomerInput
 from claybridge.records.paging import Page, fetch_page
 from claybridge.storage.prepared import Prepared
 from claybridge.storage.tables import customers, owners
@@ -202,7 +202,7 @@ def get(conn: sa.Connection, ref: str) -> tuple[dict[str, Any], dict[str, Any] |
 
 def search(
     conn: sa.Connection, *, q: str | None, cursor: str | None, limit: int
-) -> tuple[Page, dict[str, dict[str, Any]]]:
+) -> tuple[Page[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Customers newest first, optionally those whose name or domain contains ``q``."""
     query = sa.select(customers)
     if q:

@@ -6,7 +6,7 @@ this module is what people look at and act on afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,58 +32,68 @@ def _select() -> sa.Select[Any]:
     )
 
 
-def get(conn: sa.Connection, delivery_id: str) -> dict[str, Any]:
-    """One delivery with its attempts, newest last; :class:`NotFound` otherwise."""
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at sending a delivery."""
+
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response_excerpt: str | None
+    worker: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A delivery as stored, with its destination's name (and, from :func:`get`, its
+    attempts, oldest first)."""
+
+    id: str
+    destination_id: str
+    destination_name: str | None
+    event_id: str | None
+    run_id: str | None
+    replay_of: str | None
+    request_id: str | None
+    payload: Any
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    attempt_log: tuple[Attempt, ...] = ()
+
+    @classmethod
+    def of(
+        cls, row: Mapping[str, Any] | sa.RowMapping, attempts: tuple[Attempt, ...] = ()
+    ) -> Delivery:
+        """The delivery of a result row of :func:`_select`."""
+        return cls(**{name: row[name] for name in _FIELDS}, attempt_log=attempts)
+
+    @property
+    def unfinished(self) -> bool:
+        """Still to be sent (pending, in flight or failed with a retry due)."""
+        return self.status in UNFINISHED
+
+
+_FIELDS = tuple(f for f in Delivery.__dataclass_fields__ if f != "attempt_log")
+_ATTEMPT_FIELDS = tuple(Attempt.__dataclass_fields__)
+
+
+def get(conn: sa.Connection, delivery_id: str) -> Delivery:
+    """One delivery with its attempts, oldest first; :class:`NotFound` otherwise."""
     row = conn.execute(_select().where(deliveries.c.id == delivery_id)).first()
     if row is None:
         raise NotFound(f"no delivery {delivery_id!r}")
-    out = dict(row._mapping)
-    out["attempt_rows"] = [
-        dict(a._mapping)
-        for a in conn.execute(
-            sa.select(delivery_attempts)
-            .where(delivery_attempts.c.delivery_id == delivery_id)
-            .order_by(delivery_attempts.c.attempted_at, delivery_attempts.c.id)
-        )
-    ]
-    return out
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def public(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
-    """A delivery as the API and CLI show it; ``full`` adds the payload and attempts."""
-    out: dict[str, Any] = {
-        "id": row["id"],
-        "destination_id": row["destination_id"],
-        "destination": row.get("destination_name"),
-        "event_id": row["event_id"],
-        "run_id": row["run_id"],
-        "replay_of": row["replay_of"],
-        "status": row["status"],
-        "attempts": row["attempts"],
-        "next_attempt_at": _iso(row["next_attempt_at"]) if row["status"] in UNFINISHED else None,
-        "last_status_code": row["last_status_code"],
-        "last_error": row["last_error"],
-        "created_at": _iso(row["created_at"]),
-        "delivered_at": _iso(row["delivered_at"]),
-    }
-    if full:
-        out["payload"] = row["payload"]
-        out["attempt_log"] = [
-            {
-                "attempted_at": _iso(a["attempted_at"]),
-                "status_code": a["status_code"],
-                "latency_ms": round(a["latency_ms"], 2),
-                "error": a["error"],
-                "response_excerpt": a["response_excerpt"],
-                "worker": a["worker"],
-            }
-            for a in row.get("attempt_rows", [])
-        ]
-    return out
+    attempts = conn.execute(
+        sa.select(*(delivery_attempts.c[name] for name in _ATTEMPT_FIELDS))
+        .where(delivery_attempts.c.delivery_id == delivery_id)
+        .order_by(delivery_attempts.c.attempted_at, delivery_attempts.c.id)
+    )
+    return Delivery.of(row._mapping, tuple(Attempt(**a._mapping) for a in attempts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +128,12 @@ class Filter:
         return out
 
 
-def search(conn: sa.Connection, flt: Filter, *, limit: int, cursor: str | None) -> Page:
+def search(conn: sa.Connection, flt: Filter, *, limit: int, cursor: str | None) -> Page[Delivery]:
     """Deliveries matching ``flt``, newest first, a page at a time."""
-    return fetch_page(
+    page = fetch_page(
         conn, _select().where(*flt.clauses()), deliveries.c.id, cursor=cursor, limit=limit
     )
+    return Page([Delivery.of(row) for row in page.items], page.next_cursor)
 
 
 MAX_REPLAY = 10_000

@@ -6,15 +6,12 @@ whose lease expired, and pending Clay requests past their expiry. One statement,
 once, an index probe per kind (the status conditions are written as the partial
 indexes' own conditions so the planners use them).
 
-Why one read: an idle worker polls every ``poll_interval`` (0.1 s by default), and it
-used to ask five questions through two thread hops per poll. In ``claybridge serve``
-those hops traded the GIL with the loop that serves ingest: the benchmark's customers
-scenario measured ``serve`` ~5% behind ``api`` (no worker) in paired rounds.
-
-Why a prepared statement (:class:`~claybridge.storage.prepared.Prepared`): through
-``Connection.execute`` the poll cost ~217 µs on SQLite in a tight loop, and ~1.1 ms in
-an idle ``serve`` (py-spy: 11 ms of its 20 ms of CPU a second), most of it SQLAlchemy's
-execution machinery around a statement of a few index probes.
+Why one read: an idle worker polls every ``poll_interval``; asking five questions
+through two thread hops per poll traded the GIL with the loop that serves ingest in
+``claybridge serve``. Why a prepared statement
+(:class:`~claybridge.storage.prepared.Prepared`): around a statement of a few index
+probes, SQLAlchemy's execution machinery was most of an idle server's CPU. Figures:
+``docs/performance.md``.
 """
 
 from __future__ import annotations

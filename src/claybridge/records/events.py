@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ __all__ = [
     "INSERT_PREPARED",
     "REJECTED",
     "STATUSES",
+    "Event",
     "EventFilter",
     "error_count",
     "events",
@@ -31,7 +33,6 @@ __all__ = [
     "newer_than",
     "outcome_counts",
     "parsed_text",
-    "public",
     "search",
 ]
 
@@ -42,7 +43,7 @@ DUPLICATE = "duplicate"
 STATUSES = (ACCEPTED, REJECTED, DRY_RUN, DUPLICATE)
 FIELD_LENGTH = events.c.error_field.type.length  # type: ignore[attr-defined]
 
-# Events are written by the ingest path, in bulk at commit (ingest.committer.defer_insert).
+# Events are written by the ingest path, in bulk at the end of its batch (Batch.defer).
 INSERT_PREPARED = Prepared(events.insert(), [c.key for c in events.c])
 
 
@@ -56,38 +57,37 @@ def parsed_text(text: str | None) -> Any:
         return text
 
 
-def public(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
-    """An event as the API and CLI show it; ``full`` adds headers and bodies."""
-    out: dict[str, Any] = {
-        "id": row["id"],
-        "source_id": row["source_id"],
-        "source_name": row.get("source_name"),
-        "received_at": row["received_at"].isoformat(),
-        "status": row["status"],
-        "status_code": row["status_code"],
-        "error": (
-            {
-                "code": row["error_code"],
-                "message": row["error_message"],
-                "field": row["error_field"],
-            }
-            if row["error_code"]
-            else None
-        ),
-        "customer_id": row["customer_id"],
-        "event_name": row.get("event_name"),
-        "note": row.get("note"),
-    }
-    if full:
-        out["request"] = {
-            "headers": row["request_headers"],
-            "body": parsed_text(row["request_body"]),
-        }
-        out["response"] = {
-            "status_code": row["status_code"],
-            "body": parsed_text(row["response_body"]),
-        }
-    return out
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One logged request, as stored, with its source's name."""
+
+    id: str
+    source_id: str
+    source_name: str | None
+    received_at: datetime
+    status: str
+    status_code: int
+    error_code: str | None
+    error_message: str | None
+    error_field: str | None
+    request_headers: dict[str, str]
+    request_body: str | None  # redacted JSON, or the raw text when it was not JSON
+    response_body: str  # the answer exactly as sent
+    customer_id: str | None
+    event_name: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any] | sa.RowMapping) -> Event:
+        """The event of a result row of :func:`_select`."""
+        return cls(**{name: row[name] for name in _FIELDS})
+
+
+_FIELDS = tuple(Event.__dataclass_fields__)
+
+
+def _events(rows: Any) -> list[Event]:
+    return [Event.of(r._mapping) for r in rows]
 
 
 def _select() -> sa.Select[Any]:
@@ -135,24 +135,24 @@ class EventFilter:
         text = (self.q or "").strip()
         return sa.or_(columns.id == text, columns.request_body.contains(text, autoescape=True))
 
-    def matches(self, row: dict[str, Any]) -> bool:
-        """Whether an event row passes this filter: :meth:`clauses` in Python, for the
-        live tail, which filters rows it has already read."""
+    def matches(self, event: Event) -> bool:
+        """Whether an event passes this filter: :meth:`clauses` in Python, for the live
+        tail, which filters events it has already read."""
         checks = (
-            (self.source_id, row["source_id"]),
-            (self.status, row["status"]),
-            (self.error_code, row["error_code"]),
-            (self.event_name, row["event_name"]),
+            (self.source_id, event.source_id),
+            (self.status, event.status),
+            (self.error_code, event.error_code),
+            (self.event_name, event.event_name),
         )
         if any(wanted and wanted != value for wanted, value in checks):
             return False
-        if self.since and row["received_at"] < self.since:
+        if self.since and event.received_at < self.since:
             return False
-        if self.until and row["received_at"] >= self.until:
+        if self.until and event.received_at >= self.until:
             return False
         if self.q:
             text = self.q.strip()
-            return row["id"] == text or text in (row["request_body"] or "")
+            return event.id == text or text in (event.request_body or "")
         return True
 
 
@@ -170,8 +170,9 @@ def search(
     cursor: str | None = None,
     limit: int = 50,
     where: EventFilter | None = None,
-) -> Page:
-    """Events newest first, filtered by source and status, or by ``where``.
+) -> Page[Event]:
+    """Events newest first (a page of :class:`Event`), filtered by source and status,
+    or by ``where``.
 
     With a text search (``where.q``), a page reads at most :data:`SEARCH_WINDOW` events:
     when fewer than ``limit`` match in them, ``next_cursor`` is where the reading stopped
@@ -179,12 +180,16 @@ def search(
     """
     where = where or EventFilter(source_id=source_id, status=status)
     if where.q:
-        return _text_search(conn, where, cursor, limit)
-    query = _select().where(*where.clauses())
-    return fetch_page(conn, query, events.c.id, cursor=cursor, limit=limit)
+        page = _text_search(conn, where, cursor, limit)
+    else:
+        query = _select().where(*where.clauses())
+        page = fetch_page(conn, query, events.c.id, cursor=cursor, limit=limit)
+    return Page([Event.of(row) for row in page.items], page.next_cursor)
 
 
-def _text_search(conn: sa.Connection, where: EventFilter, cursor: str | None, limit: int) -> Page:
+def _text_search(
+    conn: sa.Connection, where: EventFilter, cursor: str | None, limit: int
+) -> Page[dict[str, Any]]:
     plain = replace(where, q=None).clauses()
     if cursor:
         plain.append(events.c.id < cursor)
@@ -273,10 +278,10 @@ def error_count(conn: sa.Connection, source_id: str, code: str, since: datetime)
     return int(found or 0)
 
 
-def newer_than(conn: sa.Connection, after: str, limit: int = 200) -> list[dict[str, Any]]:
+def newer_than(conn: sa.Connection, after: str, limit: int = 200) -> list[Event]:
     """Events with an id after ``after`` (ids sort by time), oldest first: the live tail."""
     query = _select().where(events.c.id > after).order_by(events.c.id).limit(limit)
-    return [dict(r._mapping) for r in conn.execute(query)]
+    return _events(conn.execute(query))
 
 
 def latest_id(conn: sa.Connection) -> str:
@@ -285,9 +290,9 @@ def latest_id(conn: sa.Connection) -> str:
     return str(found or "")
 
 
-def get(conn: sa.Connection, event_id: str) -> dict[str, Any]:
+def get(conn: sa.Connection, event_id: str) -> Event:
     """One event; :class:`NotFound` otherwise."""
     row = conn.execute(_select().where(events.c.id == event_id)).first()
     if row is None:
         raise NotFound(f"no event {event_id!r}")
-    return dict(row._mapping)
+    return Event.of(row._mapping)

@@ -88,7 +88,7 @@ def get(conn: sa.Connection, collection: str, key: str) -> dict[str, Any]:
 
 def search(
     conn: sa.Connection, collection: str, *, q: str | None, cursor: str | None, limit: int
-) -> Page:
+) -> Page[dict[str, Any]]:
     """Objects of ``collection`` newest first, optionally whose key contains ``q``."""
     query = sa.select(objects).where(objects.c.collection == collection)
     if q:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
 MAX_LIMIT = 500
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Page:
+class Page(Generic[T]):
     """One page of rows and the cursor for the next page (``None`` on the last)."""
 
-    items: list[dict[str, Any]]
+    items: list[T]
     next_cursor: str | None
 
 
@@ -26,7 +27,7 @@ def fetch_page(
     cursor: str | None,
     limit: int,
     newest_first: bool = True,
-) -> Page:
+) -> Page[dict[str, Any]]:
     """Run ``query`` ordered by ``id_column`` from ``cursor`` (exclusive), ``limit`` rows."""
     limit = max(1, min(limit, MAX_LIMIT))
     if cursor:

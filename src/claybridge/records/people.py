@@ -95,7 +95,9 @@ def get(conn: sa.Connection, ref: str) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def search(conn: sa.Connection, *, q: str | None, cursor: str | None, limit: int) -> Page:
+def search(
+    conn: sa.Connection, *, q: str | None, cursor: str | None, limit: int
+) -> Page[dict[str, Any]]:
     """People newest first, optionally those whose key, name or email contains ``q``."""
     query = sa.select(people)
     if q:

@@ -133,7 +133,7 @@ def search(
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> Page:
+) -> Page[dict[str, Any]]:
     """Runs, newest first, filtered by workflow and status."""
     query = _select()
     if workflow_id:

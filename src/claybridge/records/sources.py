@@ -7,6 +7,8 @@ saying so) until the token is rotated again, which reconnects the source.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,38 +29,47 @@ ACTIVE = "active"
 DISCONNECTED = "disconnected"
 
 
-def public(row: dict[str, Any], url: str) -> dict[str, Any]:
-    """A source as the API and CLI show it (never the token or its hash)."""
-    return {
-        "id": row["id"],
-        "key": row["key"],
-        "name": row["name"],
-        "template": row["template"],
-        "status": row["status"],
-        "url": url,
-        "token_hint": f"…{row['token_hint']}" if row["token_hint"] else None,
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-        "token_rotated_at": _iso(row["token_rotated_at"]),
-        "disconnected_at": _iso(row["disconnected_at"]),
-        "config": display_config(row),
-    }
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A source as stored (its token only as a hash)."""
+
+    id: str
+    key: str
+    name: str
+    template: str
+    token_hash: str | None  # None once disconnected
+    token_hint: str | None  # the token's last characters, to recognise it
+    previous_token_hash: str | None  # the token before the last rotation
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    token_rotated_at: datetime | None
+    disconnected_at: datetime | None
+    config: dict[str, Any] | None  # None: the template's configuration
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any] | sa.RowMapping) -> Source:
+        """The source of a row of the ``sources`` table."""
+        return cls(**{name: row[name] for name in _FIELDS})
 
 
-def config_data(row: dict[str, Any]) -> dict[str, Any]:
+_FIELDS = tuple(Source.__dataclass_fields__)
+
+
+def config_data(source: Source) -> dict[str, Any]:
     """The source's configuration as stored, or its template's when none is stored.
 
     Signing secrets are in their stored (encrypted) form.
     """
-    stored = row.get("config")
-    return dict(stored) if stored else dict(TEMPLATES[row["template"]].config)
+    stored = source.config
+    return dict(stored) if stored else dict(TEMPLATES[source.template].config)
 
 
-def display_config(row: dict[str, Any]) -> dict[str, Any]:
+def display_config(source: Source) -> dict[str, Any]:
     """The configuration as shown by the API, CLI and export: secrets masked, settings
     at their defaults left out, in one order whichever database stored it (PostgreSQL's
     JSONB does not keep key order): events, and each action's fields, by name."""
-    data = parse_config(config_data(row)).model_dump(exclude_defaults=True, exclude_none=True)
+    data = parse_config(config_data(source)).model_dump(exclude_defaults=True, exclude_none=True)
     mappings = data.get("mappings") or {}
     for actions in mappings.values():
         for action in actions:
@@ -107,18 +118,18 @@ def set_config(
     data: dict[str, Any],
     now: datetime,
     box: SecretBox | None = None,
-) -> dict[str, Any]:
+) -> Source:
     """Validate and store a new configuration; :class:`InvalidField` names the bad key."""
     config = parse_config(data)
     row = find(conn, ref)
     references.check(conn, references.in_config(config))
-    values = {"config": _stored(config, row.get("config"), box), "updated_at": now}
-    conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
-    return {**row, **values}
+    return _changed(conn, row, config=_stored(config, row.config, box), updated_at=now)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def _changed(conn: sa.Connection, row: Source, **values: Any) -> Source:
+    """``row`` with ``values`` stored."""
+    conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
+    return replace(row, **values)
 
 
 def create(
@@ -128,7 +139,7 @@ def create(
     now: datetime,
     config: dict[str, Any] | None = None,
     box: SecretBox | None = None,
-) -> tuple[dict[str, Any], str]:
+) -> tuple[Source, str]:
     """Create a source; returns it and its plaintext token (the only time it exists).
 
     ``config`` (validated) replaces the template's default configuration.
@@ -162,10 +173,10 @@ def create(
         "config": _stored(stored, None, box),
     }
     conn.execute(sources.insert().values(**row))
-    return row, token
+    return Source.of(row), token
 
 
-def find(conn: sa.Connection, ref: str) -> dict[str, Any]:
+def find(conn: sa.Connection, ref: str) -> Source:
     """A source by id, key or name; :class:`NotFound` otherwise."""
     row = conn.execute(
         sa.select(sources).where(
@@ -174,7 +185,7 @@ def find(conn: sa.Connection, ref: str) -> dict[str, Any]:
     ).first()
     if row is None:
         raise NotFound(f"no source {ref!r} (give its id, key or name)")
-    return dict(row._mapping)
+    return Source.of(row._mapping)
 
 
 # Built once: the hot path binds parameters instead of building statements per request.
@@ -186,48 +197,51 @@ _BY_KEY = Prepared(
 )
 
 
-def by_key(conn: sa.Connection, key: str) -> dict[str, Any] | None:
+def by_key(conn: sa.Connection, key: str) -> Source | None:
     """The source with ``key`` or ``None``: the ingest hot path's lookup."""
-    return _BY_KEY.execute(conn, {"key": key})
+    row = _BY_KEY.execute(conn, {"key": key})
+    return None if row is None else Source.of(row)
 
 
-def list_all(conn: sa.Connection) -> list[dict[str, Any]]:
+def list_all(conn: sa.Connection) -> list[Source]:
     """Every source, oldest first."""
-    return [dict(r._mapping) for r in conn.execute(sa.select(sources).order_by(sources.c.id))]
+    query = sa.select(sources).order_by(sources.c.id)
+    return [Source.of(r._mapping) for r in conn.execute(query)]
 
 
-def rotate_token(conn: sa.Connection, ref: str, now: datetime) -> tuple[dict[str, Any], str]:
+def rotate_token(conn: sa.Connection, ref: str, now: datetime) -> tuple[Source, str]:
     """Give the source a new token (reconnecting it if disconnected); old one stops at once."""
     row = find(conn, ref)
     token = new_source_token()
-    values = {
-        "token_hash": hash_secret(token),
-        "token_hint": token[-4:],
-        "previous_token_hash": row["token_hash"] or row.get("previous_token_hash"),
-        "status": ACTIVE,
-        "token_rotated_at": now,
-        "disconnected_at": None,
-        "updated_at": now,
-    }
-    conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
-    return {**row, **values}, token
+    rotated = _changed(
+        conn,
+        row,
+        token_hash=hash_secret(token),
+        token_hint=token[-4:],
+        previous_token_hash=row.token_hash or row.previous_token_hash,
+        status=ACTIVE,
+        token_rotated_at=now,
+        disconnected_at=None,
+        updated_at=now,
+    )
+    return rotated, token
 
 
-def disconnect(conn: sa.Connection, ref: str, now: datetime) -> dict[str, Any]:
+def disconnect(conn: sa.Connection, ref: str, now: datetime) -> Source:
     """Revoke the source's token; requests answer 401 ``source_disconnected``."""
     row = find(conn, ref)
-    values = {
-        "token_hash": None,
-        "token_hint": None,
-        "status": DISCONNECTED,
-        "disconnected_at": now,
-        "updated_at": now,
-    }
-    conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
-    return {**row, **values}
+    return _changed(
+        conn,
+        row,
+        token_hash=None,
+        token_hint=None,
+        status=DISCONNECTED,
+        disconnected_at=now,
+        updated_at=now,
+    )
 
 
-def update(conn: sa.Connection, ref: str, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
+def update(conn: sa.Connection, ref: str, changes: dict[str, Any], now: datetime) -> Source:
     """Rename a source and/or change its routing settings (``event_path``,
     ``default_event``, ``strict``) or its ``idempotency`` section (merged into the
     stored one); the configuration is re-validated whole."""
@@ -238,7 +252,7 @@ def update(conn: sa.Connection, ref: str, changes: dict[str, Any], now: datetime
         if not clean:
             raise MissingField("name is required", field="name")
         taken = conn.execute(
-            sa.select(sources.c.id).where(sources.c.name == clean, sources.c.id != row["id"])
+            sa.select(sources.c.id).where(sources.c.name == clean, sources.c.id != row.id)
         ).first()
         if taken:
             raise Conflict(f"a source named {clean!r} already exists", field="name")
@@ -252,34 +266,33 @@ def update(conn: sa.Connection, ref: str, changes: dict[str, Any], now: datetime
     if routing:
         config: dict[str, Any] = {**config_data(row), **routing}
         values["config"] = parse_config(config).model_dump(exclude_defaults=True, exclude_none=True)
-    conn.execute(sources.update().where(sources.c.id == row["id"]).values(**values))
-    return {**row, **values}
+    return _changed(conn, row, **values)
 
 
 def set_mapping(
     conn: sa.Connection, ref: str, event: str, actions: list[Any], now: datetime
-) -> dict[str, Any]:
+) -> Source:
     """Create or replace the mapping for ``event`` (validated with the whole config)."""
     row = find(conn, ref)
     config = config_data(row)
     config["mappings"] = {**config.get("mappings", {}), event: actions}
-    return set_config(conn, row["id"], config, now)
+    return set_config(conn, row.id, config, now)
 
 
-def delete_mapping(conn: sa.Connection, ref: str, event: str, now: datetime) -> dict[str, Any]:
+def delete_mapping(conn: sa.Connection, ref: str, event: str, now: datetime) -> Source:
     """Remove the mapping for ``event``; :class:`NotFound` if there is none."""
     row = find(conn, ref)
     config = config_data(row)
     mappings = dict(config.get("mappings", {}))
     if event not in mappings:
-        raise NotFound(f"source {row['name']!r} has no mapping for {event!r}")
+        raise NotFound(f"source {row.name!r} has no mapping for {event!r}")
     del mappings[event]
     config["mappings"] = mappings
-    return set_config(conn, row["id"], config, now)
+    return set_config(conn, row.id, config, now)
 
 
-def delete(conn: sa.Connection, ref: str) -> dict[str, Any]:
+def delete(conn: sa.Connection, ref: str) -> Source:
     """Delete a source and its event log; records it created stay (without a source)."""
     row = find(conn, ref)
-    conn.execute(sources.delete().where(sources.c.id == row["id"]))
+    conn.execute(sources.delete().where(sources.c.id == row.id))
     return row

@@ -264,8 +264,8 @@ def _comparable(config: dict[str, Any], stored: dict[str, Any] | None, box: Secr
 
 
 def _source(ctx: Context, source: dict[str, Any], outcome: Outcome) -> None:
-    row = _existing(ctx.conn, sources_table, "name", source["name"])
-    if row is None:
+    found = _existing(ctx.conn, sources_table, "name", source["name"])
+    if found is None:
         outcome.changes.append(f"+ source {source['name']} ({source['template']})")
         if not ctx.dry_run:
             created, token = sources.create(
@@ -276,8 +276,9 @@ def _source(ctx: Context, source: dict[str, Any], outcome: Outcome) -> None:
                 config=source["config"],
                 box=ctx.box,
             )
-            outcome.tokens[source["name"]] = {"key": created["key"], "token": token}
+            outcome.tokens[source["name"]] = {"key": created.key, "token": token}
         return
+    row = sources.Source.of(found)
     stored = sources.config_data(row)
     lines = [
         f"config.{line}"
@@ -287,17 +288,17 @@ def _source(ctx: Context, source: dict[str, Any], outcome: Outcome) -> None:
             _comparable(stored, stored, ctx.box), _comparable(source["config"], stored, ctx.box)
         )
     ]
-    if row["template"] != source["template"]:
-        lines.append(f"template: {row['template']!r} -> {source['template']!r}")
+    if row.template != source["template"]:
+        lines.append(f"template: {row.template!r} -> {source['template']!r}")
     if not lines:
         outcome.unchanged += 1
         return
     outcome.changes += [f"~ source {source['name']}: {line}" for line in dict.fromkeys(lines)]
     if not ctx.dry_run:
-        sources.set_config(ctx.conn, row["id"], source["config"], ctx.now, box=ctx.box)
-        if row["template"] != source["template"]:
+        sources.set_config(ctx.conn, row.id, source["config"], ctx.now, box=ctx.box)
+        if row.template != source["template"]:
             ctx.conn.execute(
                 sources_table.update()
-                .where(sources_table.c.id == row["id"])
+                .where(sources_table.c.id == row.id)
                 .values(template=source["template"])
             )

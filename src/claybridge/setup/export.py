@@ -72,7 +72,7 @@ def export(conn: sa.Connection, box: SecretBox) -> str:
             for w in workflows.list_all(conn)
         ],
         "sources": [
-            {"name": s["name"], "template": s["template"], "config": sources.display_config(s)}
+            {"name": s.name, "template": s.template, "config": sources.display_config(s)}
             for s in sources.list_all(conn)
         ],
     }

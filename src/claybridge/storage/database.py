@@ -4,8 +4,7 @@ SQLite is put in WAL mode (readers never block the writer) with the configured
 ``synchronous`` level, a busy timeout, foreign keys on, and temporary storage in memory:
 a batch's multi-row statements need statement journals, which SQLite otherwise spills
 to files it creates and deletes (``/var/tmp/etilqs_*``) on the event loop's thread; in
-memory they cost no system calls (+1.7% requests/s in a paired run of the ingest
-benchmark, 8 rounds, 2026-12-02). Python's sqlite3 module
+memory they cost no system calls. Python's sqlite3 module
 opens transactions lazily, which lets a read transaction that later writes fail
 with ``SQLITE_BUSY``; so Claybridge issues ``BEGIN`` itself, and ``BEGIN IMMEDIATE``
 for write transactions, which take the write lock up front and wait for it.
@@ -14,7 +13,6 @@ for write transactions, which take the write lock up front and wait for it.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,24 +33,6 @@ SQLITE_BUSY_MS = 30_000  # how long a connection waits for SQLite's write lock
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def _null(value: None) -> None:
-    """The adapter of ``None`` for Python's sqlite3 module: NULL, as without one."""
-    return value
-
-
-def _adapt_none_directly() -> None:
-    """Give ``None`` an explicit sqlite3 adapter (it binds NULL either way).
-
-    Why: on Python 3.11, sqlite3 looks a bound ``None`` up as a type to adapt (only
-    exact int, float, str and bytearray skip that), finds no adapter, and then asks its
-    protocol type for ``__adapt__``: a formatted AttributeError raised and cleared for
-    every ``None`` bound. An event row binds four (no error, no note): under callgrind
-    that was ~1.5% of a request's instructions, against one dictionary hit and one
-    call with the adapter registered. Registering is process-wide and idempotent.
-    """
-    sqlite3.register_adapter(type(None), _null)
 
 
 @dataclass(frozen=True)
@@ -132,7 +112,6 @@ class Database:
                 )
         self.engine = sa.create_engine(url, **kwargs)
         if self.is_sqlite:
-            _adapt_none_directly()
             self._configure_sqlite(sqlite_synchronous)
         self.writer = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE")

@@ -109,6 +109,43 @@ def driver_error(conn: sa.Connection, sql: str, params: Any, exc: Exception) -> 
     return wrapped
 
 
+def _compile(statement: sa.ClauseElement, keys: list[str], dialect: sa.Dialect) -> _Compiled:
+    """``statement`` compiled by SQLAlchemy for ``dialect`` and the parameter ``keys``,
+    with its bind processors looked up once."""
+    compiled = statement.compile(dialect=dialect, column_keys=keys)
+    assert isinstance(compiled, SQLCompiler)
+    binds = compiled.binds
+    names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(binds)
+    processors = [bind_processor(binds[name].type, dialect) for name in names]
+    # Binds the statement fixes itself (a LIMIT, a literal compared with) keep their
+    # value; the others come from the parameters.
+    fixed = {n: binds[n].effective_value for n in names if n not in keys}
+    expanding = _expanding(compiled, names, processors)
+    sql = compiled.string
+    if expanding is not None and not dialect.positional:
+        name = names[expanding]
+        sql = sql.replace(f"IN {_POSTCOMPILE.format(name)}", f"= ANY(%({name})s)")
+    return _Compiled(
+        sql=sql,
+        names=names,
+        positional=dialect.positional,
+        values=_getter(names) if not fixed else _with_fixed(_getter(names), fixed),
+        convert=tuple((i, p) for i, p in enumerate(processors) if p is not None),
+        results=[],
+        expanding=expanding,
+    )
+
+
+def _expanding(
+    compiled: SQLCompiler, names: tuple[str, ...], processors: list[Processor]
+) -> int | None:
+    """The index of the statement's one ``IN`` list bind, if it has one."""
+    found = [i for i, n in enumerate(names) if compiled.binds[n].expanding]
+    if len(found) > 1 or (found and processors[found[0]] is not None):
+        raise ValueError("Prepared takes one IN list, of values that need no conversion")
+    return found[0] if found else None
+
+
 class Prepared:
     """``statement`` compiled for the parameter keys ``keys``, per dialect, on first use."""
 
@@ -133,31 +170,7 @@ class Prepared:
     def _compiled(self, dialect: sa.Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
         if found is None:
-            compiled = self._statement.compile(dialect=dialect, column_keys=self._keys)
-            assert isinstance(compiled, SQLCompiler)
-            binds = compiled.binds
-            names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(binds)
-            processors = [bind_processor(binds[name].type, dialect) for name in names]
-            # Binds the statement fixes itself (a LIMIT, a literal compared with) keep
-            # their value; the others come from the parameters.
-            fixed = {n: binds[n].effective_value for n in names if n not in self._keys}
-            expanding = [i for i, n in enumerate(names) if binds[n].expanding]
-            sql = compiled.string
-            if expanding and not dialect.positional:
-                name = names[expanding[0]]
-                sql = sql.replace(f"IN {_POSTCOMPILE.format(name)}", f"= ANY(%({name})s)")
-            if len(expanding) > 1 or (expanding and processors[expanding[0]] is not None):
-                raise ValueError("Prepared takes one IN list, of values that need no conversion")
-            found = _Compiled(
-                sql=sql,
-                names=names,
-                positional=dialect.positional,
-                values=_getter(names) if not fixed else _with_fixed(_getter(names), fixed),
-                convert=tuple((i, p) for i, p in enumerate(processors) if p is not None),
-                results=[],
-                expanding=expanding[0] if expanding else None,
-            )
-            self._by_dialect[dialect.name] = found
+            found = self._by_dialect[dialect.name] = _compile(self._statement, self._keys, dialect)
         return found
 
     def _bind(self, compiled: _Compiled, params: dict[str, Any]) -> Any:
@@ -200,21 +213,28 @@ class Prepared:
                 first = cursor.fetchone()
                 rows = [] if first is None else [first]
             if not compiled.results and cursor.description:
-                dialect = conn.dialect
-                processors = [
-                    col.type.dialect_impl(dialect).result_processor(dialect, desc[1])
-                    for col, desc in zip(self._returning, cursor.description, strict=True)
-                ]
-                # Slice assignment: idempotent if two threads get here at once.
-                pairs = zip(self._returning, processors, strict=True)
-                compiled.results[:] = [
-                    tuple(col.key for col in self._returning),
-                    tuple((col.key, p) for col, p in pairs if p is not None),
-                ]
+                self._learn_results(conn.dialect, compiled, cursor.description)
         finally:
             cursor.close()
-        if not rows:
-            return []
+        return self._records(compiled, rows) if rows else []
+
+    def _learn_results(self, dialect: sa.Dialect, compiled: _Compiled, description: Any) -> None:
+        """The result columns' keys and processors, from the driver's first description
+        of them (result processors need its column type codes)."""
+        processors = [
+            col.type.dialect_impl(dialect).result_processor(dialect, desc[1])
+            for col, desc in zip(self._returning, description, strict=True)
+        ]
+        # Slice assignment: idempotent if two threads get here at once.
+        pairs = zip(self._returning, processors, strict=True)
+        compiled.results[:] = [
+            tuple(col.key for col in self._returning),
+            tuple((col.key, p) for col, p in pairs if p is not None),
+        ]
+
+    @staticmethod
+    def _records(compiled: _Compiled, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """Driver rows as dicts, with each column converted as SQLAlchemy would."""
         keys, convert = compiled.results
         out = []
         for row in rows:

@@ -12,12 +12,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 _CENT = Decimal("0.01")
 
 
-# A request writes one timestamp into several columns of several tables, and a batch's
-# rows are written table by table (its upserts as they run, its event and key rows at the
-# end), so the same values come back a batch apart: every SQLite binder shares this memo
-# of recent values (datetime -> text). Cleared when full; dict operations are atomic.
-SQLITE_TIMESTAMPS: dict[datetime, str] = {}
-_MEMO_SIZE = 2048
 _SQLITE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
@@ -41,26 +35,19 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def bind_processor(self, dialect: sa.Dialect) -> Any:
-        """On SQLite, format in C (``isoformat``) the exact text SQLAlchemy's DATETIME
-        stores (``YYYY-MM-DD HH:MM:SS.ffffff``): half the cost of the generic chain."""
+        """On SQLite, format with one ``%`` the exact text SQLAlchemy's DATETIME stores
+        (``YYYY-MM-DD HH:MM:SS.ffffff``), at a fraction of the generic chain's cost (and
+        less than ``isoformat``, which formats the zone too; see docs/performance.md)."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
-
-        memo = SQLITE_TIMESTAMPS
 
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            text = memo.get(value)
-            if text is not None:
-                return text
             if value.tzinfo is None:
                 raise ValueError("naive datetime: Claybridge stores UTC-aware times only")
             utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-            # SQLAlchemy's own format for SQLite. Not isoformat: on 3.11 it builds the
-            # text with PyUnicode_FromFormat and formats the "+00:00" too (1.9 µs against
-            # 1.2 µs; replace(tzinfo=None) first costs more than that).
-            text = _SQLITE_FORMAT % (
+            return _SQLITE_FORMAT % (
                 utc.year,
                 utc.month,
                 utc.day,
@@ -69,10 +56,6 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
                 utc.second,
                 utc.microsecond,
             )
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            memo[value] = text
-            return text
 
         return process
 

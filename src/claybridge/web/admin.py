@@ -13,6 +13,8 @@ from claybridge.ingest.pipeline import IngestResponse, handle, replay_request
 from claybridge.records import customers, events, owners, sources
 from claybridge.state import AppState
 from claybridge.templates import DEFAULT_TEMPLATE, TEMPLATES, column_setup
+from claybridge.views.events import event_json
+from claybridge.views.sources import source_json
 from claybridge.web.deps import Limit, State, require_api_key
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
@@ -34,12 +36,12 @@ class OwnerCreate(BaseModel):
     email: str
 
 
-def _source_with_setup(state: AppState, row: dict[str, Any], token: str | None) -> dict[str, Any]:
-    url = state.settings.source_url(row["key"])
-    out: dict[str, Any] = {"ok": True, "source": sources.public(row, url)}
+def _source_with_setup(state: AppState, row: sources.Source, token: str | None) -> dict[str, Any]:
+    url = state.settings.source_url(row.key)
+    out: dict[str, Any] = {"ok": True, "source": source_json(row, url)}
     if token is not None:
         out["token"] = token
-    out["clay_column"] = column_setup(url, token, TEMPLATES[row["template"]])
+    out["clay_column"] = column_setup(url, token, TEMPLATES[row.template])
     return out
 
 
@@ -50,7 +52,7 @@ def list_sources(state: State) -> dict[str, Any]:
         rows = sources.list_all(conn)
     return {
         "ok": True,
-        "data": [sources.public(r, state.settings.source_url(r["key"])) for r in rows],
+        "data": [source_json(r, state.settings.source_url(r.key)) for r in rows],
     }
 
 
@@ -85,7 +87,7 @@ def disconnect_source(ref: str, state: State) -> dict[str, Any]:
     """Revoke the token; every later request answers 401 ``source_disconnected``."""
     with state.db.write() as conn:
         row = sources.disconnect(conn, ref, state.clock.now())
-    return {"ok": True, "source": sources.public(row, state.settings.source_url(row["key"]))}
+    return {"ok": True, "source": source_json(row, state.settings.source_url(row.key))}
 
 
 @router.get("/owners", tags=["owners"])
@@ -160,11 +162,11 @@ def list_events(
     if status is not None and status not in events.STATUSES:
         raise InvalidField(f"status must be one of {', '.join(events.STATUSES)}", field="status")
     with state.db.read() as conn:
-        source_id = sources.find(conn, source)["id"] if source else None
+        source_id = sources.find(conn, source).id if source else None
         page = events.search(conn, source_id=source_id, status=status, cursor=cursor, limit=limit)
     return {
         "ok": True,
-        "data": [events.public(r) for r in page.items],
+        "data": [event_json(r) for r in page.items],
         "next_cursor": page.next_cursor,
     }
 
@@ -173,7 +175,7 @@ def list_events(
 def get_event(event_id: str, state: State) -> dict[str, Any]:
     """One event with its request (secrets redacted) and response."""
     with state.db.read() as conn:
-        return {"ok": True, "event": events.public(events.get(conn, event_id), full=True)}
+        return {"ok": True, "event": event_json(events.get(conn, event_id), full=True)}
 
 
 @router.post("/events/{event_id}/replay", tags=["events"])
@@ -193,7 +195,7 @@ async def run_replay(state: AppState, event_id: str, *, dry_run: bool = False) -
     with state.db.read() as conn:
         request = replay_request(conn, event_id, state.settings, state.clock.now(), state.box)
     request.dry_run = dry_run
-    result = await state.committer.submit(lambda conn: handle(conn, request))
+    result = await state.committer.submit(lambda conn, batch: handle(conn, batch, request))
     if result.queued:
         state.wake()
     return result

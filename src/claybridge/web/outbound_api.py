@@ -13,6 +13,7 @@ from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
 from claybridge.records import clay, delivery_log, destinations, targets
 from claybridge.state import AppState
+from claybridge.views.deliveries import delivery_json
 from claybridge.web.deps import Limit, State, require_api_key
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
@@ -159,7 +160,7 @@ def list_deliveries(
         page = delivery_log.search(conn, flt, limit=limit, cursor=cursor)
     return {
         "ok": True,
-        "data": [delivery_log.public(r) for r in page.items],
+        "data": [delivery_json(r) for r in page.items],
         "next_cursor": page.next_cursor,
     }
 
@@ -170,7 +171,7 @@ def get_delivery(delivery_id: str, state: State) -> dict[str, Any]:
     with state.db.read() as conn:
         return {
             "ok": True,
-            "delivery": delivery_log.public(delivery_log.get(conn, delivery_id), full=True),
+            "delivery": delivery_json(delivery_log.get(conn, delivery_id), full=True),
         }
 
 

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from claybridge.actions.plan import CompiledConfig
 from claybridge.errors import NotFound
 from claybridge.ingest.pipeline import IngestRequest, IngestResponse, handle
-from claybridge.mapping.engine import CompiledConfig
 from claybridge.records import sources
 from claybridge.state import AppState
+from claybridge.views.sources import source_json
 from claybridge.web.deps import State, require_api_key
 
 router = APIRouter(prefix="/v1/sources", dependencies=[Depends(require_api_key)], tags=["sources"])
@@ -34,8 +35,8 @@ class DryRun(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-def _public(state: Any, row: dict[str, Any]) -> dict[str, Any]:
-    return {"ok": True, "source": sources.public(row, state.settings.source_url(row["key"]))}
+def _public(state: Any, row: sources.Source) -> dict[str, Any]:
+    return {"ok": True, "source": source_json(row, state.settings.source_url(row.key))}
 
 
 @router.patch("/{ref}")
@@ -52,7 +53,7 @@ def delete_source(ref: str, state: State) -> dict[str, Any]:
     """Delete a source and its event log (records it created are kept)."""
     with state.db.write() as conn:
         row = sources.delete(conn, ref)
-    return {"ok": True, "deleted": row["id"]}
+    return {"ok": True, "deleted": row.id}
 
 
 @router.put("/{ref}/config")
@@ -78,7 +79,7 @@ def get_mapping(ref: str, event: str, state: State) -> dict[str, Any]:
         row = sources.find(conn, ref)
     mappings = sources.config_data(row).get("mappings", {})
     if event not in mappings:
-        raise NotFound(f"source {row['name']!r} has no mapping for {event!r}")
+        raise NotFound(f"source {row.name!r} has no mapping for {event!r}")
     return {"ok": True, "event": event, "actions": mappings[event]}
 
 
@@ -123,7 +124,7 @@ async def run_dry(
     with state.db.read() as conn:
         source = sources.find(conn, ref)
     request = IngestRequest(
-        source_key=source["key"],
+        source_key=source.key,
         headers=list(headers.items()),
         body=None,
         received_at=state.clock.now(),
@@ -136,4 +137,4 @@ async def run_dry(
         config=config,
         caches=state.ingest_caches,
     )
-    return await state.committer.submit(lambda conn: handle(conn, request))
+    return await state.committer.submit(lambda conn, batch: handle(conn, batch, request))

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
@@ -28,7 +27,7 @@ PING_SECONDS = 15.0
 MAX_STREAMS = 32
 QUEUE_LIMIT = 1000  # events a slow browser may fall behind by before it is dropped
 
-Row = dict[str, Any]
+Row = events.Event
 
 
 @dataclass(eq=False)
@@ -99,7 +98,7 @@ class LiveTail:
                 log.warning("live tail poll failed", error=repr(exc))
                 rows = []
             if rows:
-                self._cursor = rows[-1]["id"]
+                self._cursor = rows[-1].id
                 self._fan_out(rows)
             await asyncio.sleep(POLL_SECONDS)
 

@@ -14,8 +14,8 @@ import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from claybridge.actions.plan import compile_config
 from claybridge.errors import ClaybridgeError, InvalidField
-from claybridge.mapping.engine import compile_config
 from claybridge.mapping.model import parse_config
 from claybridge.records import events, sources
 from claybridge.state import AppState
@@ -65,10 +65,10 @@ def _recent_bodies(state: AppState, source_id: str) -> list[dict[str, Any]]:
     found = []
     for row in page.items:
         try:
-            body = orjson.loads(row["request_body"] or "")
+            body = orjson.loads(row.request_body or "")
         except orjson.JSONDecodeError:
             continue
-        found.append({"event_id": row["id"], "body": body, "at": row["received_at"]})
+        found.append({"event_id": row.id, "body": body, "at": row.received_at})
     return found
 
 
@@ -84,7 +84,7 @@ def _page(
 ) -> HTMLResponse:
     with state.db.read() as conn:
         source = sources.find(conn, ref)
-    recent = _recent_bodies(state, source["id"])
+    recent = _recent_bodies(state, source.id)
     if config_text is None:
         config_text = yaml.safe_dump(
             sources.display_config(source), sort_keys=False, allow_unicode=True
@@ -116,7 +116,7 @@ def editor(request: Request, ref: str, user: User, state: State, event: str = ""
         with state.db.read() as conn:
             logged = events.get(conn, event)
         row_text = orjson.dumps(
-            orjson.loads(logged["request_body"] or "{}"), option=orjson.OPT_INDENT_2
+            orjson.loads(logged.request_body or "{}"), option=orjson.OPT_INDENT_2
         ).decode()
     return _page(request, user, state, ref, row_text=row_text)
 

@@ -20,6 +20,7 @@ from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
 from claybridge.records import clay, deliveries, delivery_log, destinations, targets
 from claybridge.state import AppState
+from claybridge.views.deliveries import delivery_json
 from claybridge.web.console.pages import User, filter_query, render, when_field
 from claybridge.web.console.session import checked_form
 from claybridge.web.deps import State
@@ -76,7 +77,7 @@ def delivery_list(
         "deliveries.html",
         user=user,
         nav="deliveries",
-        rows=[delivery_log.public(r) for r in page.items],
+        rows=[delivery_json(r) for r in page.items],
         next_cursor=page.next_cursor,
         tabs=[(s, label, n, filter_query(request, status=s)) for s, label, n in tabs],
         f=flt,
@@ -92,7 +93,7 @@ def delivery_page(request: Request, delivery_id: str, user: User, state: State) 
     """One delivery: its payload and every attempt."""
     with state.db.read() as conn:
         row = delivery_log.get(conn, delivery_id)
-    shown = delivery_log.public(row, full=True)
+    shown = delivery_json(row, full=True)
     payload = orjson.dumps(shown["payload"], option=orjson.OPT_INDENT_2).decode()
     return render(request, "delivery.html", user=user, nav="deliveries", d=shown, payload=payload)
 

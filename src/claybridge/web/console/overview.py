@@ -90,7 +90,7 @@ def overview(request: Request, user: User, state: State) -> HTMLResponse:
     """Everything a person checks first, on one page."""
     now = state.clock.now()
     with state.db.read() as conn:
-        names = {s["id"]: s["name"] for s in sources.list_all(conn)}
+        names = {s.id: s.name for s in sources.list_all(conn)}
         drawn = charts(events.hourly(conn, now - timedelta(hours=HOURS)), names, now)
         counts = delivery_log.counts(conn, ("pending", "in_flight", "failed", "dead"))
         oldest = delivery_log.oldest_due(conn, now)

@@ -19,7 +19,9 @@ from fastapi.templating import Jinja2Templates
 
 from claybridge.errors import ClaybridgeError, InvalidField
 from claybridge.records import api_keys, console, events, sources
+from claybridge.records.events import Event
 from claybridge.state import AppState
+from claybridge.views.events import event_json
 from claybridge.web.admin import run_replay
 from claybridge.web.console.live import PING_SECONDS, LiveTail, TooManyStreams
 from claybridge.web.console.session import (
@@ -150,11 +152,11 @@ def filter_query(request: Request, **override: str) -> str:
     return urlencode({k: v for k, v in kept.items() if v})
 
 
-def summary(row: dict[str, Any]) -> str:
+def summary(event: Event) -> str:
     """One line saying what an event's actions did (or why it was refused)."""
-    if row["error_code"]:
-        return str(row["error_message"] or row["error_code"])
-    answer = events.parsed_text(row["response_body"])
+    if event.error_code:
+        return str(event.error_message or event.error_code)
+    answer = events.parsed_text(event.response_body)
     if not isinstance(answer, dict):
         return ""
     parts = [
@@ -167,9 +169,9 @@ def summary(row: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def shown(row: dict[str, Any]) -> dict[str, Any]:
-    """An event row as the templates show it."""
-    return {**events.public(row), "summary": summary(row)}
+def shown(event: Event) -> dict[str, Any]:
+    """An event as the templates show it."""
+    return {**event_json(event), "summary": summary(event)}
 
 
 @router.get("", include_in_schema=False)
@@ -228,10 +230,10 @@ async def event_stream(request: Request, _user: User, flt: Filter) -> Response:
                 if row is None:
                     return
                 data = {
-                    "id": row["id"],
-                    "status": row["status"],
-                    "status_code": row["status_code"],
-                    "answer": events.parsed_text(row["response_body"]),
+                    "id": row.id,
+                    "status": row.status,
+                    "status_code": row.status_code,
+                    "answer": events.parsed_text(row.response_body),
                     "html": row_template.render(e=shown(row)),
                 }
                 yield f"event: event\ndata: {orjson.dumps(data).decode()}\n\n"
@@ -283,15 +285,15 @@ def _actions(answer: Any) -> list[dict[str, Any]]:
     return found
 
 
-def curl_of(row: dict[str, Any], base_url: str, source_key: str) -> str:
+def curl_of(row: Event, base_url: str, source_key: str) -> str:
     """The event as a curl command (its redacted headers stay redacted: put the token
     back in before running it)."""
-    headers = row["request_headers"] or {}
+    headers = row.request_headers or {}
     parts = ["curl", "-X", "POST", f"{base_url}/hooks/{source_key}"]
     for name in ("authorization", "content-type"):
         if name in headers:
             parts += ["-H", f"{name}: {headers[name]}"]
-    parts += ["--data-raw", row["request_body"] or ""]
+    parts += ["--data-raw", row.request_body or ""]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -300,20 +302,20 @@ def event_detail(request: Request, event_id: str, user: User, state: State) -> H
     """One event: headers and body as logged, the answer Clay showed, each action."""
     with state.db.read() as conn:
         row = events.get(conn, event_id)
-        source = sources.find(conn, row["source_id"])
-    answer = events.parsed_text(row["response_body"])
-    body = events.parsed_text(row["request_body"])
+        source = sources.find(conn, row.source_id)
+    answer = events.parsed_text(row.response_body)
+    body = events.parsed_text(row.request_body)
     return render(
         request,
         "event.html",
         user=user,
         nav="events",
-        e=events.public(row),
+        e=event_json(row),
         answer=_pretty(answer),
         actions=_actions(answer),
-        headers=_pretty(row["request_headers"]),
+        headers=_pretty(row.request_headers),
         body=_pretty(body),
-        curl=curl_of(row, state.settings.base_url, source["key"]),
+        curl=curl_of(row, state.settings.base_url, source.key),
         replayable=isinstance(body, dict),
     )
 

@@ -86,7 +86,7 @@ def customer_page(request: Request, ref: str, user: User, state: State) -> HTMLR
     with state.db.read() as conn:
         row, owner = customers.get(conn, ref)
         page = events.search(conn, where=events.EventFilter(q=row["domain"]), limit=50)
-    changed = [shown(e) for e in page.items if e["customer_id"] == row["id"]]
+    changed = [shown(e) for e in page.items if e.customer_id == row["id"]]
     record = customers.public(row, owner)
     return _record_page(request, user, f"Customer {row['name']}", record, changed, row["domain"])
 

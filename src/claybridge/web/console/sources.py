@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from claybridge.records import events, sources
 from claybridge.state import AppState
 from claybridge.templates import TEMPLATES, column_setup
+from claybridge.views.sources import source_json
 from claybridge.web.console.pages import User, render, shown
 from claybridge.web.console.session import checked_form
 from claybridge.web.deps import State
@@ -28,9 +29,9 @@ def _yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def _setup(state: AppState, row: dict[str, Any], token: str | None) -> dict[str, Any]:
+def _setup(state: AppState, row: sources.Source, token: str | None) -> dict[str, Any]:
     """The Clay HTTP API column setup (``token``: when it is shown, this once)."""
-    return column_setup(state.settings.source_url(row["key"]), token, TEMPLATES[row["template"]])
+    return column_setup(state.settings.source_url(row.key), token, TEMPLATES[row.template])
 
 
 @router.get("/sources", response_class=HTMLResponse)
@@ -39,10 +40,9 @@ def source_list(request: Request, user: User, state: State) -> HTMLResponse:
     since = state.clock.now() - DAY
     with state.db.read() as conn:
         rows = sources.list_all(conn)
-        counts = {r["id"]: events.outcome_counts(conn, since, r["id"]) for r in rows}
+        counts = {r.id: events.outcome_counts(conn, since, r.id) for r in rows}
     listed = [
-        {**sources.public(r, state.settings.source_url(r["key"])), "counts": counts[r["id"]]}
-        for r in rows
+        {**source_json(r, state.settings.source_url(r.key)), "counts": counts[r.id]} for r in rows
     ]
     return render(request, "sources.html", user=user, nav="sources", sources=listed)
 
@@ -77,7 +77,7 @@ def _token_page(
     request: Request,
     user: Any,
     state: AppState,
-    row: dict[str, Any],
+    row: sources.Source,
     token: str,
     *,
     new: bool,
@@ -87,7 +87,7 @@ def _token_page(
         "connected.html",
         user=user,
         nav="sources",
-        source=sources.public(row, state.settings.source_url(row["key"])),
+        source=source_json(row, state.settings.source_url(row.key)),
         token=token,
         setup=_setup(state, row, token),
         new=new,
@@ -100,10 +100,10 @@ def source_page(request: Request, ref: str, user: User, state: State) -> HTMLRes
     now = state.clock.now()
     with state.db.read() as conn:
         row = sources.find(conn, ref)
-        counts = events.outcome_counts(conn, now - DAY, row["id"])
-        latest = events.search(conn, where=events.EventFilter(source_id=row["id"]), limit=1)
-        old_token = events.error_count(conn, row["id"], "rotated_token", now - HOUR)
-    shown_row = sources.public(row, state.settings.source_url(row["key"]))
+        counts = events.outcome_counts(conn, now - DAY, row.id)
+        latest = events.search(conn, where=events.EventFilter(source_id=row.id), limit=1)
+        old_token = events.error_count(conn, row.id, "rotated_token", now - HOUR)
+    shown_row = source_json(row, state.settings.source_url(row.key))
     return render(
         request,
         "source.html",
@@ -137,7 +137,7 @@ async def disconnect(request: Request, ref: str, user: User, state: State) -> HT
         return _confirm(request, user, state, ref, "disconnect")
     with state.db.write() as conn:
         row = sources.disconnect(conn, ref, state.clock.now())
-    return source_page(request, row["id"], user, state)
+    return source_page(request, row.id, user, state)
 
 
 def _confirm(request: Request, user: Any, state: AppState, ref: str, action: str) -> HTMLResponse:
@@ -148,6 +148,6 @@ def _confirm(request: Request, user: Any, state: AppState, ref: str, action: str
         "confirm.html",
         user=user,
         nav="sources",
-        source=sources.public(row, state.settings.source_url(row["key"])),
+        source=source_json(row, state.settings.source_url(row.key)),
         action=action,
     )

@@ -1,4 +1,4 @@
-"""The ``upsert_customer`` action: validate a Clay account row into a :class:`CustomerInput`.
+"""A Clay account row validated into a :class:`CustomerInput` (the ``upsert_customer`` action).
 
 Pure: no I/O. The database half (owner resolution, the upsert) lives in
 :mod:`claybridge.records.customers`.

@@ -1,4 +1,4 @@
-"""The long-running commands settle the heap before serving (see ``cli.settle_heap``)."""
+"""The long-running commands tune the process before serving (see ``claybridge.tuning``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from claybridge.cli import GC_THRESHOLDS, settle_heap
+from claybridge.tuning import GC_THRESHOLDS, settle_heap
 
 
 class _Node:

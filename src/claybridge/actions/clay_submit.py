@@ -1,0 +1,47 @@
+"""``clay_submit``: queue the row for a Clay table's webhook (a Clay destination),
+optionally asking for the enriched row back (``callback``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from claybridge.actions.base import Applying
+from claybridge.actions.outbound import Outbound, Sending, unknown
+from claybridge.clay import submit
+
+Destination = dict[str, Any]
+
+
+class ClaySubmit(Outbound):
+    """Queue a submission to the named Clay destination."""
+
+    kind = "clay_submit"
+    __slots__ = ()
+
+    def resolve(self, app: Applying, values: Sending) -> Destination:
+        """The destination (one that does not exist refuses the event)."""
+        found = app.batch.destination(app.conn, self.target or "")
+        if found is None:
+            raise unknown("forwards to destination", self.target or "", "unknown_destination")
+        return found
+
+    def apply(self, app: Applying, values: Sending, resolved: Destination) -> dict[str, Any]:
+        """The submission, counted and queued (see :func:`claybridge.clay.submit.enqueue`)."""
+        done = submit.enqueue(
+            app.conn,
+            resolved,
+            values.payload,
+            app.now,
+            base_url=app.base_url,
+            request_id=values.key,
+            external_id=values.external_id,
+            callback=self.callback,
+            event_id=app.event_id,
+            batch=app.batch,
+        )
+        return {"kind": self.kind, **done}
+
+    def preview(self, app: Applying, values: Sending, resolved: Destination) -> dict[str, Any]:
+        """Checks the destination is a Clay one, and names it."""
+        submit.options(resolved)
+        return {"kind": self.kind, "status": "would_queue", "destination": resolved["name"]}
