@@ -54,7 +54,7 @@ def enqueue(db: Database, url: str, count: int, *, concurrency: int = 20) -> lis
             box,
             allow=parse_networks("127.0.0.1/32"),
         )
-        rows = [deliveries.new_row(dest["id"], {"n": i}, now()) for i in range(count)]
+        rows = [deliveries.new_row(dest.id, {"n": i}, now()) for i in range(count)]
         deliveries.enqueue(conn, rows)
     return [r["id"] for r in rows]
 
@@ -199,7 +199,7 @@ def test_workspace_rate_limit_holds_across_two_workers(
             )
             rows = [
                 deliveries.new_row(
-                    dest["id"], prepare_row({"n": i}, request_id=f"r{i}"), now(), request_id=f"r{i}"
+                    dest.id, prepare_row({"n": i}, request_id=f"r{i}"), now(), request_id=f"r{i}"
                 )
                 for i in range(total)
             ]

@@ -33,7 +33,7 @@ def _destination(conn: sa.Connection) -> str:
         SecretBox(Fernet.generate_key()),
         allow=parse_networks("127.0.0.1/32"),
     )
-    return str(dest["id"])
+    return dest.id
 
 
 def _delivery(status: str, **times: Any) -> Callable[[sa.Connection, bool], None]:

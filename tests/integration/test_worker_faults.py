@@ -16,6 +16,7 @@ from claybridge.records import deliveries, destinations
 from claybridge.secretbox import SecretBox
 from claybridge.storage.database import Database
 from claybridge.storage.tables import deliveries as deliveries_table
+from claybridge.views.destinations import destination_json
 from tests.conftest import now
 from tests.receiver import Receiver
 
@@ -27,7 +28,7 @@ def _destination(db: Database, box: SecretBox, name: str, url: str, kind: str = 
         row, _secret = destinations.create(
             conn, {"name": name, "kind": kind, "url": url}, now(), box, ALLOW
         )
-    return str(row["id"])
+    return row.id
 
 
 def _queue(db: Database, destination_id: str, count: int) -> None:
@@ -74,9 +75,10 @@ def test_a_destination_whose_secrets_do_not_decrypt_is_paused_not_the_worker(
         for destination_id in unreadable:
             found = destinations.get(conn, destination_id)
             assert found is not None
-            assert found["status"] == "paused"
-            assert "cannot be decrypted" in found["status_reason"]
-            shown = destinations.public(found, new_key, [])
+            assert found is not None
+            assert found.status == "paused"
+            assert "cannot be decrypted" in (found.status_reason or "")
+            shown = destination_json(found, new_key, [])
             assert "cannot be decrypted" in shown["status_reason"]
     by_destination = {(d, s) for d, s in rows}
     assert by_destination == {

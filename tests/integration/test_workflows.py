@@ -196,9 +196,9 @@ def test_prune_keeps_pending_work(db: Database) -> None:
             box,
             allow=parse_networks("127.0.0.1/32"),
         )
-        done = deliveries.new_row(dest["id"], {"a": 1}, t0)
+        done = deliveries.new_row(dest.id, {"a": 1}, t0)
         done["status"] = deliveries.DELIVERED
-        waiting = deliveries.new_row(dest["id"], {"a": 2}, t0)
+        waiting = deliveries.new_row(dest.id, {"a": 2}, t0)
         deliveries.enqueue(conn, [done, waiting])
     counts = prune(db, now() - timedelta(days=30), now())
     assert counts["deliveries"] == 1

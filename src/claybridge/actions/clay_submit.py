@@ -8,8 +8,7 @@ from typing import Any
 from claybridge.actions.base import Applying
 from claybridge.actions.outbound import Outbound, Sending, unknown
 from claybridge.clay import submit
-
-Destination = dict[str, Any]
+from claybridge.records.destinations import Destination
 
 
 class ClaySubmit(Outbound):
@@ -44,4 +43,4 @@ class ClaySubmit(Outbound):
     def preview(self, app: Applying, values: Sending, resolved: Destination) -> dict[str, Any]:
         """Checks the destination is a Clay one, and names it."""
         submit.options(resolved)
-        return {"kind": self.kind, "status": "would_queue", "destination": resolved["name"]}
+        return {"kind": self.kind, "status": "would_queue", "destination": resolved.name}

@@ -8,8 +8,7 @@ from typing import Any
 from claybridge.actions.base import Applying
 from claybridge.actions.outbound import Outbound, Sending, unknown
 from claybridge.records import deliveries
-
-Destination = dict[str, Any]
+from claybridge.records.destinations import Destination
 
 
 class Forward(Outbound):
@@ -27,15 +26,15 @@ class Forward(Outbound):
 
     def apply(self, app: Applying, values: Sending, resolved: Destination) -> dict[str, Any]:
         """A pending delivery, written at the batch's end."""
-        row = deliveries.new_row(resolved["id"], values.payload, app.now, event_id=app.event_id)
+        row = deliveries.new_row(resolved.id, values.payload, app.now, event_id=app.event_id)
         app.batch.defer(deliveries.INSERT, row)
         return {
             "kind": self.kind,
             "status": "queued",
-            "destination": resolved["name"],
+            "destination": resolved.name,
             "delivery_id": row["id"],
         }
 
     def preview(self, app: Applying, values: Sending, resolved: Destination) -> dict[str, Any]:
         """Names the destination it would queue for."""
-        return {"kind": self.kind, "status": "would_queue", "destination": resolved["name"]}
+        return {"kind": self.kind, "status": "would_queue", "destination": resolved.name}

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -27,6 +26,7 @@ from claybridge.clay import submit as clay_submit
 from claybridge.clay.rows_file import BadRow, FileRow
 from claybridge.core.clay_rules import PayloadTooLarge, check_size, encoded, prepare_row
 from claybridge.records import clay, deliveries, pushes
+from claybridge.records.destinations import Destination
 from claybridge.storage.database import Database
 from claybridge.storage.tables import deliveries as deliveries_table
 
@@ -45,7 +45,7 @@ class Plan:
     push_id: str | None = None  # set by start()
 
 
-def plan(db: Database, dest: dict[str, Any], rows: Iterable[FileRow | BadRow]) -> Plan:
+def plan(db: Database, dest: Destination, rows: Iterable[FileRow | BadRow]) -> Plan:
     """Sort the file's rows into what to queue, follow, skip, or report."""
     opts = clay_submit.options(dest)
     out = Plan()
@@ -73,8 +73,8 @@ def plan(db: Database, dest: dict[str, Any], rows: Iterable[FileRow | BadRow]) -
         for start in range(0, len(good), CHUNK):
             chunk = good[start : start + CHUNK]
             ids = [r.request_id for r in chunk]
-            done = clay.accepted(conn, dest["id"], ids)
-            queued = _unfinished(conn, dest["id"], ids)
+            done = clay.accepted(conn, dest.id, ids)
+            queued = _unfinished(conn, dest.id, ids)
             for row in chunk:
                 if row.request_id in done:
                     out.skipped.append(row)
@@ -97,7 +97,7 @@ def _unfinished(conn: sa.Connection, dest_id: str, ids: Sequence[str]) -> dict[s
     return {r.request_id: r.id for r in rows}
 
 
-def start(db: Database, dest: dict[str, Any], out: Plan, file: str, now: datetime) -> str:
+def start(db: Database, dest: Destination, out: Plan, file: str, now: datetime) -> str:
     """Record the push (``claybridge pushes``) and make the rows an earlier push left
     queued part of it; returns its id."""
     counts = {
@@ -107,18 +107,18 @@ def start(db: Database, dest: dict[str, Any], out: Plan, file: str, now: datetim
         "bad": len(out.bad),
     }
     with db.write() as conn:
-        out.push_id = pushes.create(conn, dest["id"], file, counts, now)["id"]
+        out.push_id = pushes.create(conn, dest.id, file, counts, now)["id"]
         pushes.adopt(conn, out.push_id, list(out.already_queued.values()))
     return out.push_id
 
 
-def enqueue(db: Database, dest: dict[str, Any], out: Plan, now: datetime) -> None:
+def enqueue(db: Database, dest: Destination, out: Plan, now: datetime) -> None:
     """Queue ``out.to_queue`` (in chunks, one transaction each) and track them."""
     for start in range(0, len(out.to_queue), CHUNK):
         chunk = out.to_queue[start : start + CHUNK]
         rows = [
             deliveries.new_row(
-                dest["id"],
+                dest.id,
                 prepare_row(r.data, request_id=r.request_id),
                 now,
                 request_id=r.request_id,

@@ -22,18 +22,19 @@ from claybridge.errors import ClaybridgeError
 from claybridge.ids import new_id
 from claybridge.records import clay, deliveries, requests
 from claybridge.records.batch import Batch
+from claybridge.records.destinations import Destination
 from claybridge.storage.tables import pending_requests, sources
 
 
-def options(dest: dict[str, Any]) -> ClayOptions:
+def options(dest: Destination) -> ClayOptions:
     """The destination's Clay settings; 422 ``not_a_clay_destination`` otherwise."""
-    if dest["kind"] != "clay":
+    if dest.kind != "clay":
         raise ClaybridgeError(
-            f"destination {dest['name']!r} is not a Clay table (kind {dest['kind']})",
+            f"destination {dest.name!r} is not a Clay table (kind {dest.kind})",
             code="not_a_clay_destination",
             status_code=422,
         )
-    return ClayOptions.model_validate(dest["clay"] or {})
+    return ClayOptions.model_validate(dest.clay or {})
 
 
 def callback_url_for(conn: sa.Connection, opts: ClayOptions, name: str, base_url: str) -> str:
@@ -62,7 +63,7 @@ def callback_url_for(conn: sa.Connection, opts: ClayOptions, name: str, base_url
 
 def enqueue(
     conn: sa.Connection,
-    dest: dict[str, Any],
+    dest: Destination,
     payload: Any,
     now: datetime,
     *,
@@ -81,20 +82,20 @@ def enqueue(
     """
     opts = options(dest)
     if callback and callback_url is None:
-        callback_url = callback_url_for(conn, opts, dest["name"], base_url)
+        callback_url = callback_url_for(conn, opts, dest.name, base_url)
     if callback_url is not None and request_id is None:
         request_id = new_id("req")
     row = prepare_row(
         payload, request_id=request_id, external_id=external_id, callback_url=callback_url
     )
     check_size(encoded(row), opts.max_payload_bytes)
-    result: dict[str, Any] = {"request_id": request_id, "destination": dest["name"]}
+    result: dict[str, Any] = {"request_id": request_id, "destination": dest.name}
     if request_id is not None:
         known = _known(conn, dest, request_id)
         if known is not None:
             return {**result, **known}
     delivery = deliveries.new_row(
-        dest["id"], row, now, event_id=event_id, run_id=run_id, request_id=request_id
+        dest.id, row, now, event_id=event_id, run_id=run_id, request_id=request_id
     )
     if batch is not None:
         batch.defer(deliveries.INSERT, delivery)
@@ -104,7 +105,7 @@ def enqueue(
         assert request_id is not None
         pending = requests.new_pending(
             request_id,
-            dest["id"],
+            dest.id,
             now,
             opts.callback_timeout,
             delivery_id=delivery["id"],
@@ -115,17 +116,17 @@ def enqueue(
     return {**result, "status": "queued", "delivery_id": delivery["id"]}
 
 
-def _known(conn: sa.Connection, dest: dict[str, Any], request_id: str) -> dict[str, Any] | None:
+def _known(conn: sa.Connection, dest: Destination, request_id: str) -> dict[str, Any] | None:
     """What became of ``request_id`` already, if anything: Clay accepted it, it waits
     for its callback, or a copy is queued (that one is the row)."""
-    if clay.accepted(conn, dest["id"], [request_id]):
+    if clay.accepted(conn, dest.id, [request_id]):
         return {"status": "already_accepted"}
     waiting = conn.execute(
         sa.select(pending_requests.c.status).where(pending_requests.c.request_id == request_id)
     ).scalar()
     if waiting is not None:
         return {"status": "exists", "request_status": waiting}
-    queued = deliveries.queued_for_request(conn, dest["id"], request_id)
+    queued = deliveries.queued_for_request(conn, dest.id, request_id)
     if queued is not None:
         return {"status": "queued", "delivery_id": queued, "duplicate": True}
     return None

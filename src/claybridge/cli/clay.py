@@ -84,7 +84,7 @@ def push(
             _cancelled(push_id, pushing.progress(db, plan))
         configure(cfg.log_level, "console", sink=cast(TextIO, ConsoleSink(console)))
         worker = build_worker(cfg, db, box(cfg), clock)
-        state, stopped = asyncio.run(_follow(db, worker, plan, dest["name"], total))
+        state, stopped = asyncio.run(_follow(db, worker, plan, dest.name, total))
     if stopped:
         _cancelled(push_id, state)
     console.print(

@@ -25,7 +25,7 @@ def _filter(
     since: datetime | None,
     until: datetime | None,
 ) -> delivery_log.Filter:
-    dest_id = destinations.find(conn, destination)["id"] if destination else None
+    dest_id = destinations.find(conn, destination).id if destination else None
     return delivery_log.Filter(dest_id, status, since, until)
 
 

@@ -22,6 +22,8 @@ from claybridge.cli.common import (
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
 from claybridge.records import clay, destinations, targets
+from claybridge.records.destinations import Destination
+from claybridge.views.destinations import destination_json
 from claybridge.web.outbound_api import SAMPLE
 
 app = typer.Typer(
@@ -52,14 +54,12 @@ def _template(text: str | None, file: Path | None) -> str | None:
     return text
 
 
-def _show(
-    row: dict[str, Any], secret: str | None, as_json: bool, cfg: Any, pool: Any = None
-) -> None:
-    shown = destinations.public(row, box(cfg), pool)
+def _show(row: Destination, secret: str | None, as_json: bool, cfg: Any, pool: Any = None) -> None:
+    shown = destination_json(row, box(cfg), pool)
     if as_json:
         print_json({"destination": shown, **({"signing_secret": secret} if secret else {})})
         return
-    if row["kind"] == "clay":
+    if row.kind == "clay":
         console.print(f"[bold]{shown['name']}[/bold] (clay) {shown['id']}: {shown['status']}")
         for hook in shown["config"]["webhooks"]:
             console.print(
@@ -169,7 +169,7 @@ def create(
         )
     with database() as (cfg, db), db.write() as conn:
         row, secret = destinations.create(conn, data, clock.now(), box(cfg), cfg.allowed_networks)
-        pool = clay.webhooks(conn, row["id"])
+        pool = clay.webhooks(conn, row.id)
     _show(row, secret, as_json, cfg, pool)
 
 
@@ -223,7 +223,7 @@ def list_(as_json: JsonFlag = False) -> None:
     """List destinations."""
     with database() as (cfg, db), db.read() as conn:
         rows = [
-            destinations.public(r, box(cfg), clay.webhooks(conn, r["id"]))
+            destination_json(r, box(cfg), clay.webhooks(conn, r.id))
             for r in destinations.list_all(conn)
         ]
     if as_json:
@@ -243,7 +243,7 @@ def show(
     """Show one destination (secrets masked)."""
     with database() as (cfg, db), db.read() as conn:
         row = destinations.find(conn, ref)
-        pool = clay.webhooks(conn, row["id"])
+        pool = clay.webhooks(conn, row.id)
     _show(row, None, as_json, cfg, pool)
 
 
@@ -264,7 +264,7 @@ def add_webhook(
         opts = clay_submit.options(dest)
         clay.add_webhook(
             conn,
-            dest["id"],
+            dest.id,
             check_url(url, cfg.allowed_networks, field="url"),
             auth_header_name=auth_header_name,
             auth_header_value=auth_header_value,
@@ -272,7 +272,7 @@ def add_webhook(
             now=clock.now(),
             box=box(cfg),
         )
-        pool = clay.webhooks(conn, dest["id"])
+        pool = clay.webhooks(conn, dest.id)
     _show(dest, None, False, cfg, pool)
 
 
@@ -281,7 +281,7 @@ def pause(ref: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
     """Stop sending to a destination; its deliveries wait."""
     with database() as (_cfg, db), db.write() as conn:
         row = destinations.set_enabled(conn, ref, False, clock.now())
-    console.print(f"Paused {row['name']}; its deliveries wait until it is resumed.")
+    console.print(f"Paused {row.name}; its deliveries wait until it is resumed.")
 
 
 @app.command("resume")
@@ -289,7 +289,7 @@ def resume(ref: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
     """Send to a destination again (closes an open circuit too)."""
     with database() as (_cfg, db), db.write() as conn:
         row = destinations.set_enabled(conn, ref, True, clock.now())
-    console.print(f"Resumed {row['name']}.")
+    console.print(f"Resumed {row.name}.")
 
 
 @app.command("delete")
@@ -304,7 +304,7 @@ def delete(
     a mapping or workflow uses it)."""
     with database() as (_cfg, db), db.write() as conn:
         row = destinations.delete(conn, ref, force=force)
-    console.print(f"Deleted {row['name']}.")
+    console.print(f"Deleted {row.name}.")
 
 
 @app.command("test")

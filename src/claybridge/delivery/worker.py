@@ -246,7 +246,7 @@ class Worker:
             cached = self._targets.get(row.id)
             if cached is None or cached[0] != row.updated_at:
                 try:
-                    target = targets.target(dict(row._mapping), self.box)
+                    target = targets.target(destinations.Destination.of(row._mapping), self.box)
                 except Exception as exc:  # one destination's fault is not the worker's
                     self._targets.pop(row.id, None)
                     broken[row.id] = str(exc)

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 
 from claybridge.errors import ClaybridgeError, NotFound
 from claybridge.mapping.customer import CustomerInput
-from claybridge.records import customers, owners, workflows
+from claybridge.records import customers, destinations, owners, workflows
+from claybridge.records.destinations import Destination
 from claybridge.records.sources import Source
 from claybridge.storage.prepared import Prepared
-from claybridge.storage.tables import destinations
 
 Row = dict[str, Any]
 Job = Callable[[sa.Connection, "Batch"], Any]
@@ -88,7 +88,7 @@ class Batch:
         self.claimed: dict[tuple[str, str], Row] = {}
         self.known_keys: dict[tuple[str, str], Row | None] = {}
         self._owners: dict[tuple[str | None, str | None], Row | ClaybridgeError | None] = {}
-        self._destinations: dict[str, Row | None] = {}
+        self._destinations: dict[str, Destination | None] = {}
         self._workflows: dict[str, Row | None] = {}
 
     def defer(self, write: Prepared, row: Row) -> None:
@@ -115,14 +115,10 @@ class Batch:
             raise found
         return found
 
-    def destination(self, conn: sa.Connection, name: str) -> Row | None:
-        """The destination named ``name`` (id, name, kind, clay), once per batch."""
+    def destination(self, conn: sa.Connection, name: str) -> Destination | None:
+        """The destination named ``name``, once per batch."""
         if name not in self._destinations:
-            columns = (destinations.c.id, destinations.c.name, destinations.c.kind)
-            row = conn.execute(
-                sa.select(*columns, destinations.c.clay).where(destinations.c.name == name)
-            ).first()
-            self._destinations[name] = None if row is None else dict(row._mapping)
+            self._destinations[name] = destinations.by_name(conn, name)
         return self._destinations[name]
 
     def workflow(self, conn: sa.Connection, key: str) -> Row | None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -26,12 +27,50 @@ from claybridge.ids import new_id
 from claybridge.mapping.model import validated
 from claybridge.records import clay, references
 from claybridge.records.circuits import CLOSED, closed_circuit
-from claybridge.redact import is_secret_name
 from claybridge.secretbox import MASK, SecretBox
 from claybridge.storage.tables import deliveries, destinations
 
 ACTIVE = "active"
 PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A destination as stored: its URL, header values and signing secret encrypted."""
+
+    id: str
+    name: str
+    kind: str  # http | slack | zapier | clay
+    url: str  # encrypted
+    url_hint: str  # the URL as shown
+    method: str
+    headers: dict[str, str]  # values encrypted
+    template: str | None
+    signing_secret: str | None  # encrypted
+    timeout_seconds: float
+    rate_limit: float | None
+    concurrency: int
+    retry_schedule: list[float] | None  # None: the default schedule
+    status: str
+    status_reason: str | None
+    circuit_state: str
+    circuit_threshold: int
+    circuit_cooldown_seconds: float
+    consecutive_failures: int
+    circuit_opened_at: datetime | None
+    probe_at: datetime | None
+    clay: dict[str, Any] | None  # a clay destination's options
+    alerts: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any] | sa.RowMapping) -> Destination:
+        """The destination of a row of the ``destinations`` table."""
+        return cls(**{name: row[name] for name in _FIELDS})
+
+
+_FIELDS = tuple(Destination.__dataclass_fields__)
 
 
 def _masked(value: str | None) -> bool:
@@ -60,14 +99,14 @@ def new_signing_secret() -> str:
 
 def _columns(
     spec: DestinationSpec,
-    stored: dict[str, Any] | None,
+    stored: Destination | None,
     box: SecretBox,
     allow: Sequence[Network],
 ) -> tuple[dict[str, Any], str | None]:
     """Column values for ``spec``; masked secrets keep ``stored``'s. Returns the values and
     a newly generated signing secret (to show once), if any."""
     if stored is not None and _masked(spec.url):
-        url_enc, hint = stored["url"], stored["url_hint"]
+        url_enc, hint = stored.url, stored.url_hint
     else:
         url = check_url(spec.url, allow)
         url_enc, hint = box.encrypt(url), url_hint(spec.kind, url)
@@ -97,11 +136,11 @@ def _columns(
 
 
 def _stored_headers(
-    sent: dict[str, str], stored: dict[str, Any] | None, box: SecretBox
+    sent: dict[str, str], stored: Destination | None, box: SecretBox
 ) -> dict[str, str]:
     """Header values encrypted; a masked one keeps the stored value (matched by name,
     case-insensitively), and there must be one."""
-    old = {k.lower(): v for k, v in (stored["headers"] if stored else {}).items()}
+    old = {k.lower(): v for k, v in (stored.headers if stored else {}).items()}
     headers: dict[str, str] = {}
     for name, value in sent.items():
         if not _masked(value):
@@ -114,7 +153,7 @@ def _stored_headers(
 
 
 def _stored_signing(
-    secret: str | None, stored: dict[str, Any] | None, box: SecretBox
+    secret: str | None, stored: Destination | None, box: SecretBox
 ) -> tuple[str | None, str | None]:
     """The signing secret to store (encrypted) and, when generated now, the secret to
     show once: ``generate`` makes one, the mask keeps the stored one."""
@@ -122,7 +161,7 @@ def _stored_signing(
         shown = new_signing_secret()
         return box.encrypt(shown), shown
     if _masked(secret):
-        return (stored["signing_secret"] if stored else None), None
+        return (stored.signing_secret if stored else None), None
     return (box.encrypt(secret) if secret else None), None
 
 
@@ -132,7 +171,7 @@ def create(
     now: datetime,
     box: SecretBox,
     allow: Sequence[Network] = (),
-) -> tuple[dict[str, Any], str | None]:
+) -> tuple[Destination, str | None]:
     """Validate and store a destination; returns it and a generated signing secret.
 
     A ``clay`` destination takes ``webhook_url`` (or ``url``) and optionally both
@@ -172,28 +211,28 @@ def create(
             now=now,
             box=box,
         )
-    return row, shown
+    return Destination.of(row), shown
 
 
-def spec_of(row: dict[str, Any]) -> dict[str, Any]:
+def spec_of(dest: Destination) -> dict[str, Any]:
     """The destination as a spec with its secrets masked (what ``update`` merges into)."""
     return {
-        "name": row["name"],
-        "kind": row["kind"],
+        "name": dest.name,
+        "kind": dest.kind,
         "url": MASK,
-        "method": row["method"],
-        "headers": dict.fromkeys(row["headers"], MASK),
-        "template": row["template"],
-        "signing_secret": MASK if row["signing_secret"] else None,
-        "timeout_seconds": row["timeout_seconds"],
-        "rate_limit": row["rate_limit"],
-        "concurrency": row["concurrency"],
-        "retry_schedule": row["retry_schedule"] or list(DEFAULT_SCHEDULE),
-        "circuit_threshold": row["circuit_threshold"],
-        "circuit_cooldown": row["circuit_cooldown_seconds"],
-        "enabled": row["status"] == ACTIVE,
-        "alerts": bool(row["alerts"]),
-        **({"clay": row["clay"]} if row["kind"] == "clay" else {}),
+        "method": dest.method,
+        "headers": dict.fromkeys(dest.headers, MASK),
+        "template": dest.template,
+        "signing_secret": MASK if dest.signing_secret else None,
+        "timeout_seconds": dest.timeout_seconds,
+        "rate_limit": dest.rate_limit,
+        "concurrency": dest.concurrency,
+        "retry_schedule": dest.retry_schedule or list(DEFAULT_SCHEDULE),
+        "circuit_threshold": dest.circuit_threshold,
+        "circuit_cooldown": dest.circuit_cooldown_seconds,
+        "enabled": dest.status == ACTIVE,
+        "alerts": bool(dest.alerts),
+        **({"clay": dest.clay} if dest.kind == "clay" else {}),
     }
 
 
@@ -204,31 +243,36 @@ def update(
     now: datetime,
     box: SecretBox,
     allow: Sequence[Network] = (),
-) -> tuple[dict[str, Any], str | None]:
+) -> tuple[Destination, str | None]:
     """Apply ``changes`` (any spec keys) to a destination; same rules as :func:`create`."""
     row = find(conn, ref)
-    if "kind" in changes and changes["kind"] != row["kind"]:
+    if "kind" in changes and changes["kind"] != row.kind:
         raise InvalidField("a destination's kind cannot change; create a new one", field="kind")
     merged = {**spec_of(row), **changes}
     spec = _validate(merged)
     if (
-        spec.name != row["name"]
+        spec.name != row.name
         and conn.execute(
             sa.select(destinations.c.id).where(destinations.c.name == spec.name)
         ).first()
     ):
         raise Conflict(f"a destination named {spec.name!r} already exists", field="name")
-    if spec.name != row["name"]:
-        references.refuse_if_used(conn, references.DESTINATION, row["name"], doing="rename")
+    if spec.name != row.name:
+        references.refuse_if_used(conn, references.DESTINATION, row.name, doing="rename")
     values, shown = _columns(spec, row, box, allow)
-    if values["status"] == ACTIVE and row["status"] == PAUSED:
+    if values["status"] == ACTIVE and row.status == PAUSED:
         values.update(closed_circuit())
     values["updated_at"] = now
-    conn.execute(destinations.update().where(destinations.c.id == row["id"]).values(**values))
-    return {**row, **values}, shown
+    return _changed(conn, row, values), shown
 
 
-def set_enabled(conn: sa.Connection, ref: str, enabled: bool, now: datetime) -> dict[str, Any]:
+def _changed(conn: sa.Connection, row: Destination, values: dict[str, Any]) -> Destination:
+    """``row`` with ``values`` stored."""
+    conn.execute(destinations.update().where(destinations.c.id == row.id).values(**values))
+    return replace(row, **values)
+
+
+def set_enabled(conn: sa.Connection, ref: str, enabled: bool, now: datetime) -> Destination:
     """Pause or resume. Resuming also closes an open circuit (a person says it is fixed)."""
     row = find(conn, ref)
     values: dict[str, Any] = {
@@ -238,8 +282,7 @@ def set_enabled(conn: sa.Connection, ref: str, enabled: bool, now: datetime) -> 
     }
     if enabled:
         values.update(closed_circuit())
-    conn.execute(destinations.update().where(destinations.c.id == row["id"]).values(**values))
-    return {**row, **values}
+    return _changed(conn, row, values)
 
 
 def pause_broken(conn: sa.Connection, destination_id: str, reason: str, now: datetime) -> None:
@@ -252,29 +295,35 @@ def pause_broken(conn: sa.Connection, destination_id: str, reason: str, now: dat
     )
 
 
-def find(conn: sa.Connection, ref: str) -> dict[str, Any]:
+def find(conn: sa.Connection, ref: str) -> Destination:
     """A destination by id or name; :class:`NotFound` otherwise."""
     row = conn.execute(
         sa.select(destinations).where(sa.or_(destinations.c.id == ref, destinations.c.name == ref))
     ).first()
     if row is None:
         raise NotFound(f"no destination {ref!r} (give its id or name)")
-    return dict(row._mapping)
+    return Destination.of(row._mapping)
 
 
-def get(conn: sa.Connection, destination_id: str) -> dict[str, Any] | None:
+def get(conn: sa.Connection, destination_id: str) -> Destination | None:
     """A destination by id, or ``None``."""
     row = conn.execute(sa.select(destinations).where(destinations.c.id == destination_id)).first()
-    return dict(row._mapping) if row else None
+    return Destination.of(row._mapping) if row else None
 
 
-def list_all(conn: sa.Connection) -> list[dict[str, Any]]:
+def by_name(conn: sa.Connection, name: str) -> Destination | None:
+    """A destination by name, or ``None``."""
+    row = conn.execute(sa.select(destinations).where(destinations.c.name == name)).first()
+    return Destination.of(row._mapping) if row else None
+
+
+def list_all(conn: sa.Connection) -> list[Destination]:
     """Every destination, oldest first."""
     rows = conn.execute(sa.select(destinations).order_by(destinations.c.id))
-    return [dict(r._mapping) for r in rows]
+    return [Destination.of(r._mapping) for r in rows]
 
 
-def delete(conn: sa.Connection, ref: str, *, force: bool = False) -> dict[str, Any]:
+def delete(conn: sa.Connection, ref: str, *, force: bool = False) -> Destination:
     """Delete a destination and its delivery history.
 
     Refused (409) while it has deliveries still to send, or while a mapping or workflow
@@ -283,103 +332,20 @@ def delete(conn: sa.Connection, ref: str, *, force: bool = False) -> dict[str, A
     """
     row = find(conn, ref)
     if not force:
-        references.refuse_if_used(conn, references.DESTINATION, row["name"])
+        references.refuse_if_used(conn, references.DESTINATION, row.name)
     waiting = conn.execute(
         sa.select(sa.func.count())
         .select_from(deliveries)
         .where(
-            deliveries.c.destination_id == row["id"],
+            deliveries.c.destination_id == row.id,
             deliveries.c.status.in_(("pending", "in_flight", "failed")),
         )
     ).scalar_one()
     if waiting and not force:
         raise Conflict(
-            f"destination {row['name']!r} has {waiting} deliveries still to send; "
+            f"destination {row.name!r} has {waiting} deliveries still to send; "
             "wait for them, or delete with force to drop them",
             code="destination_busy",
         )
-    conn.execute(destinations.delete().where(destinations.c.id == row["id"]))
+    conn.execute(destinations.delete().where(destinations.c.id == row.id))
     return row
-
-
-def public(
-    row: dict[str, Any], box: SecretBox, pool: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """A destination as the API and CLI show it (secrets masked). A ``clay`` destination
-    shows ``config``: its first active webhook's URL and auth header name (never the
-    value), its settings and its pool (``pool``: its webhook rows) with counts."""
-    if row["kind"] == "clay":
-        return _public_clay(row, pool or [])
-    headers = {
-        name: MASK if is_secret_name(name) else _shown(box, value)
-        for name, value in row["headers"].items()
-    }
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "kind": row["kind"],
-        "url": row["url_hint"],
-        "method": row["method"],
-        "headers": headers,
-        "template": row["template"],
-        "signed": bool(row["signing_secret"]),
-        "signing_secret": MASK if row["signing_secret"] else None,
-        "timeout_seconds": row["timeout_seconds"],
-        "rate_limit": row["rate_limit"],
-        "concurrency": row["concurrency"],
-        "retry_schedule": row["retry_schedule"] or list(DEFAULT_SCHEDULE),
-        "status": row["status"],
-        "status_reason": row["status_reason"],
-        "alerts": bool(row["alerts"]),
-        "circuit": {
-            "state": row["circuit_state"],
-            "consecutive_failures": row["consecutive_failures"],
-            "threshold": row["circuit_threshold"],
-            "cooldown_seconds": row["circuit_cooldown_seconds"],
-            "opened_at": row["circuit_opened_at"].isoformat() if row["circuit_opened_at"] else None,
-            "next_probe_at": row["probe_at"].isoformat() if row["probe_at"] else None,
-        },
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }
-
-
-UNREADABLE = "[cannot be decrypted with this secret key]"
-
-
-def _shown(box: SecretBox, stored: str) -> str:
-    """A stored header value for display, or a note when the key no longer fits."""
-    try:
-        return box.decrypt(stored)
-    except ValueError:
-        return UNREADABLE
-
-
-def _public_clay(row: dict[str, Any], pool: list[dict[str, Any]]) -> dict[str, Any]:
-    hooks = [clay.public_webhook(w) for w in pool]
-    current = next((h for h in hooks if h["status"] == clay.ACTIVE), None)
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "kind": "clay",
-        "status": row["status"] if current else "exhausted",
-        "status_reason": row["status_reason"],
-        "config": {
-            "webhook_url": current["webhook_url"] if current else None,
-            "auth_header_name": current["auth_header_name"] if current else None,
-            **(row["clay"] or {}),
-            "webhooks": hooks,
-        },
-        "warnings": [f"webhook {h['position']}: {h['warning']}" for h in hooks if h["warning"]],
-        "timeout_seconds": row["timeout_seconds"],
-        "concurrency": row["concurrency"],
-        "retry_schedule": row["retry_schedule"] or list(DEFAULT_SCHEDULE),
-        "circuit": {
-            "state": row["circuit_state"],
-            "consecutive_failures": row["consecutive_failures"],
-            "threshold": row["circuit_threshold"],
-            "cooldown_seconds": row["circuit_cooldown_seconds"],
-        },
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }

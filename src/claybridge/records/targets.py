@@ -4,11 +4,14 @@ never stored."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from claybridge.core.clay_rules import ClayOptions
 from claybridge.core.schedule import DEFAULT_SCHEDULE
 from claybridge.secretbox import SecretBox
+
+if TYPE_CHECKING:  # (records.destinations imports circuits, which imports this module)
+    from claybridge.records.destinations import Destination
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,22 +35,22 @@ class Target:
     clay: ClayOptions | None = None
 
 
-def target(row: dict[str, Any], box: SecretBox) -> Target:
-    """Decrypt ``row`` for the worker."""
+def target(dest: Destination, box: SecretBox) -> Target:
+    """Decrypt ``dest`` for the worker."""
     return Target(
-        id=row["id"],
-        name=row["name"],
-        kind=row["kind"],
-        url=box.decrypt(row["url"]),
-        method=row["method"],
-        headers=tuple((k, box.decrypt(v)) for k, v in row["headers"].items()),
-        template=row["template"],
-        signing_secret=box.decrypt(row["signing_secret"]) if row["signing_secret"] else None,
-        timeout=row["timeout_seconds"],
-        rate_limit=row["rate_limit"],
-        concurrency=row["concurrency"],
-        schedule=tuple(row["retry_schedule"] or DEFAULT_SCHEDULE),
-        circuit_threshold=row["circuit_threshold"],
-        circuit_cooldown=row["circuit_cooldown_seconds"],
-        clay=ClayOptions.model_validate(row["clay"]) if row.get("clay") else None,
+        id=dest.id,
+        name=dest.name,
+        kind=dest.kind,
+        url=box.decrypt(dest.url),
+        method=dest.method,
+        headers=tuple((k, box.decrypt(v)) for k, v in dest.headers.items()),
+        template=dest.template,
+        signing_secret=box.decrypt(dest.signing_secret) if dest.signing_secret else None,
+        timeout=dest.timeout_seconds,
+        rate_limit=dest.rate_limit,
+        concurrency=dest.concurrency,
+        schedule=tuple(dest.retry_schedule or DEFAULT_SCHEDULE),
+        circuit_threshold=dest.circuit_threshold,
+        circuit_cooldown=dest.circuit_cooldown_seconds,
+        clay=ClayOptions.model_validate(dest.clay) if dest.clay else None,
     )

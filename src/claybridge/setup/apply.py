@@ -162,16 +162,17 @@ def _owner(ctx: Context, owner: dict[str, str], outcome: Outcome) -> None:
 
 
 def _destination(ctx: Context, entry: dict[str, Any], outcome: Outcome) -> None:
-    row = _existing(ctx.conn, destinations_table, "name", entry["name"])
+    found = _existing(ctx.conn, destinations_table, "name", entry["name"])
     hooks = entry.get("webhooks") or []
-    if row is None:
+    if found is None:
         outcome.changes.append(f"+ destination {entry['name']} ({entry['kind']})")
         if not ctx.dry_run:
             made, shown = destinations.create(ctx.conn, as_spec(entry), ctx.now, ctx.box, ctx.allow)
             pool.extend(ctx, made, hooks)
             _show_once(outcome, entry["name"], shown)
         return
-    if entry.get("signing_secret") == GENERATE and row["signing_secret"]:
+    row = destinations.Destination.of(found)
+    if entry.get("signing_secret") == GENERATE and row.signing_secret:
         entry = {**entry, "signing_secret": MASK}  # keep the one generated before
     lines = _destination_changes(ctx, row, entry) + pool.differences(ctx, row, hooks)
     if not lines:
@@ -180,16 +181,18 @@ def _destination(ctx: Context, entry: dict[str, Any], outcome: Outcome) -> None:
     outcome.changes += [f"~ destination {entry['name']}: {line}" for line in lines]
     if not ctx.dry_run:
         spec = as_spec(entry)
-        _, shown = destinations.update(ctx.conn, row["id"], spec, ctx.now, ctx.box, ctx.allow)
+        _, shown = destinations.update(ctx.conn, row.id, spec, ctx.now, ctx.box, ctx.allow)
         pool.sync(ctx, row, hooks)
         _show_once(outcome, entry["name"], shown)
 
 
-def _destination_changes(ctx: Context, row: dict[str, Any], entry: dict[str, Any]) -> list[str]:
+def _destination_changes(
+    ctx: Context, row: destinations.Destination, entry: dict[str, Any]
+) -> list[str]:
     """The stored destination's settings against the file's, field by field (a Clay
     destination's webhooks are compared by ``pool``)."""
-    before, after = _clear_spec(ctx, row, row), _clear_spec(ctx, as_spec(entry), row)
-    if row["kind"] == "clay":
+    before, after = _clear_spec(ctx, None, row), _clear_spec(ctx, as_spec(entry), row)
+    if row.kind == "clay":
         for key in ("url", "auth_header_name", "auth_header_value"):
             before.pop(key, None)
             after.pop(key, None)
@@ -201,18 +204,21 @@ def _show_once(outcome: Outcome, name: str, secret: str | None) -> None:
         outcome.signing_secrets[name] = secret
 
 
-def _clear_spec(ctx: Context, data: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
-    """A destination's settings with secrets in clear (masked ones: the stored value),
-    defaults filled in, so that equal settings compare equal."""
+def _clear_spec(
+    ctx: Context, data: dict[str, Any] | None, row: destinations.Destination
+) -> dict[str, Any]:
+    """A destination's settings (``data`` over the stored ones; ``None``: the stored
+    ones) with secrets in clear (masked ones: the stored value), defaults filled in, so
+    that equal settings compare equal."""
     stored = destinations.spec_of(row)
-    spec = stored if data is row else {**stored, **data}
+    spec = stored if data is None else {**stored, **data}
     clear = dict(spec)
     decrypt = ctx.box.decrypt
     if clear.get("url") == MASK:
-        clear["url"] = decrypt(row["url"])
+        clear["url"] = decrypt(row.url)
     if clear.get("signing_secret") == MASK:
-        clear["signing_secret"] = decrypt(row["signing_secret"]) if row["signing_secret"] else None
-    headers = {k.lower(): v for k, v in row["headers"].items()}
+        clear["signing_secret"] = decrypt(row.signing_secret) if row.signing_secret else None
+    headers = {k.lower(): v for k, v in row.headers.items()}
     clear["headers"] = {
         k: decrypt(headers[k.lower()]) if v == MASK and k.lower() in headers else v
         for k, v in (clear.get("headers") or {}).items()

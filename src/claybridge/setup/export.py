@@ -16,6 +16,7 @@ import yaml
 from claybridge.core.clay_rules import ClayOptions
 from claybridge.core.destination_spec import DestinationSpec
 from claybridge.records import clay, destinations, owners, sources, workflows
+from claybridge.records.destinations import Destination
 from claybridge.redact import is_secret_name
 from claybridge.secretbox import SecretBox
 from claybridge.setup.secrets import names, reference
@@ -23,27 +24,27 @@ from claybridge.setup.secrets import names, reference
 DEFAULTS = DestinationSpec.model_validate({"name": "x", "kind": "http", "url": "x"}).model_dump()
 
 
-def _destination(row: dict[str, Any], box: SecretBox, conn: sa.Connection) -> dict[str, Any]:
+def _destination(row: Destination, box: SecretBox, conn: sa.Connection) -> dict[str, Any]:
     spec = destinations.spec_of(row)
-    name = row["name"]
-    out: dict[str, Any] = {"name": name, "kind": row["kind"]}
+    name = row.name
+    out: dict[str, Any] = {"name": name, "kind": row.kind}
     written_apart = ("name", "kind", "url", "headers", "signing_secret", "clay")
     for key, value in spec.items():
         if key not in written_apart and value != DEFAULTS.get(key):
             out[key] = value
-    if row["kind"] != "clay":
+    if row.kind != "clay":
         out["url"] = reference(name, "url")
-    if row["headers"]:
+    if row.headers:
         out["headers"] = {
             header: reference(name, header) if is_secret_name(header) else box.decrypt(value)
-            for header, value in sorted(row["headers"].items())
+            for header, value in sorted(row.headers.items())
         }
-    if row["signing_secret"]:
+    if row.signing_secret:
         out["signing_secret"] = reference(name, "signing_secret")
-    if row["kind"] == "clay":
-        clay_options = ClayOptions.model_validate(row["clay"] or {})
+    if row.kind == "clay":
+        clay_options = ClayOptions.model_validate(row.clay or {})
         out["clay"] = clay_options.model_dump(exclude_defaults=True)
-        out["webhooks"] = [_webhook(name, hook) for hook in clay.webhooks(conn, row["id"])]
+        out["webhooks"] = [_webhook(name, hook) for hook in clay.webhooks(conn, row.id)]
     return out
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from claybridge.core.clay_rules import ClayOptions
 from claybridge.core.ssrf import check_url
 from claybridge.records import clay
+from claybridge.records.destinations import Destination
 from claybridge.secretbox import MASK
 
 if TYPE_CHECKING:
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 KEYS = ("url", "auth_header_name", "auth_header_value", "submission_limit")
 
 
-def _limit(hook: dict[str, Any], dest: dict[str, Any]) -> int:
-    default = ClayOptions.model_validate(dest.get("clay") or {}).submission_limit
+def _limit(hook: dict[str, Any], dest: Destination) -> int:
+    default = ClayOptions.model_validate(dest.clay or {}).submission_limit
     return int(hook.get("submission_limit") or default)
 
 
@@ -33,7 +34,7 @@ def _stored(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _wanted(
-    hook: dict[str, Any], stored: dict[str, Any] | None, dest: dict[str, Any]
+    hook: dict[str, Any], stored: dict[str, Any] | None, dest: Destination
 ) -> dict[str, Any]:
     """The file's webhook, a masked (unset) secret keeping the stored value."""
     out = {k: hook.get(k) for k in KEYS}
@@ -44,23 +45,23 @@ def _wanted(
     return out
 
 
-def extend(ctx: Context, dest: dict[str, Any], hooks: list[dict[str, Any]]) -> None:
+def extend(ctx: Context, dest: Destination, hooks: list[dict[str, Any]]) -> None:
     """After creating ``dest`` (with the first webhook), set the first one's limit and
     add the others."""
     if not hooks:
         return
-    first = clay.webhooks(ctx.conn, dest["id"])[0]
+    first = clay.webhooks(ctx.conn, dest.id)[0]
     if _limit(hooks[0], dest) != first["submission_limit"]:
         _update(ctx, dest, first, hooks[0])
     for hook in hooks[1:]:
         _add(ctx, dest, hook)
 
 
-def differences(ctx: Context, dest: dict[str, Any], hooks: list[dict[str, Any]]) -> list[str]:
+def differences(ctx: Context, dest: Destination, hooks: list[dict[str, Any]]) -> list[str]:
     """What syncing the pool would change, one line per field (secrets not shown)."""
-    if dest["kind"] != "clay":
+    if dest.kind != "clay":
         return []
-    current = clay.webhooks(ctx.conn, dest["id"])
+    current = clay.webhooks(ctx.conn, dest.id)
     lines = []
     for j, hook in enumerate(hooks):
         if j >= len(current):
@@ -79,12 +80,12 @@ def differences(ctx: Context, dest: dict[str, Any], hooks: list[dict[str, Any]])
     return lines
 
 
-def sync(ctx: Context, dest: dict[str, Any], hooks: list[dict[str, Any]]) -> None:
+def sync(ctx: Context, dest: Destination, hooks: list[dict[str, Any]]) -> None:
     """Bring the pool in line with ``hooks``: change the listed positions, add new ones.
     Webhooks past the list stay (their counts are history)."""
-    if dest["kind"] != "clay":
+    if dest.kind != "clay":
         return
-    current = clay.webhooks(ctx.conn, dest["id"])
+    current = clay.webhooks(ctx.conn, dest.id)
     for j, hook in enumerate(hooks):
         if j >= len(current):
             _add(ctx, dest, hook)
@@ -92,10 +93,10 @@ def sync(ctx: Context, dest: dict[str, Any], hooks: list[dict[str, Any]]) -> Non
             _update(ctx, dest, current[j], hook)
 
 
-def _add(ctx: Context, dest: dict[str, Any], hook: dict[str, Any]) -> None:
+def _add(ctx: Context, dest: Destination, hook: dict[str, Any]) -> None:
     clay.add_webhook(
         ctx.conn,
-        dest["id"],
+        dest.id,
         check_url(hook["url"], ctx.allow, field="url"),
         auth_header_name=hook.get("auth_header_name"),
         auth_header_value=hook.get("auth_header_value"),
@@ -105,7 +106,7 @@ def _add(ctx: Context, dest: dict[str, Any], hook: dict[str, Any]) -> None:
     )
 
 
-def _update(ctx: Context, dest: dict[str, Any], row: dict[str, Any], hook: dict[str, Any]) -> None:
+def _update(ctx: Context, dest: Destination, row: dict[str, Any], hook: dict[str, Any]) -> None:
     wanted = _wanted(hook, _stored(ctx, row), dest)
     clay.update_webhook(
         ctx.conn,

@@ -54,7 +54,7 @@ def add_webhook(ref: str, body: WebhookAdd, state: State) -> dict[str, Any]:
         url = check_url(body.webhook_url, state.settings.allowed_networks, field="webhook_url")
         clay.add_webhook(
             conn,
-            dest["id"],
+            dest.id,
             url,
             auth_header_name=body.auth_header_name,
             auth_header_value=body.auth_header_value,

@@ -12,8 +12,10 @@ from pydantic import BaseModel, Field
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
 from claybridge.records import clay, delivery_log, destinations, targets
+from claybridge.records.destinations import Destination
 from claybridge.state import AppState
 from claybridge.views.deliveries import delivery_json
+from claybridge.views.destinations import destination_json
 from claybridge.web.deps import Limit, State, require_api_key
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
@@ -29,16 +31,16 @@ SAMPLE = {
 
 
 def shown_destination(
-    state: AppState, row: dict[str, Any], secret: str | None, conn: Any = None
+    state: AppState, row: Destination, secret: str | None, conn: Any = None
 ) -> dict[str, Any]:
     pool = None
-    if row["kind"] == "clay":
+    if row.kind == "clay":
         if conn is None:
             with state.db.read() as reader:
-                pool = clay.webhooks(reader, row["id"])
+                pool = clay.webhooks(reader, row.id)
         else:
-            pool = clay.webhooks(conn, row["id"])
-    out: dict[str, Any] = {"ok": True, "destination": destinations.public(row, state.box, pool)}
+            pool = clay.webhooks(conn, row.id)
+    out: dict[str, Any] = {"ok": True, "destination": destination_json(row, state.box, pool)}
     if secret is not None:
         out["signing_secret"] = secret  # generated: shown this once
     return out
@@ -60,9 +62,7 @@ def list_destinations(state: State) -> dict[str, Any]:
     with state.db.read() as conn:
         rows = destinations.list_all(conn)
         shown = [
-            destinations.public(
-                r, state.box, clay.webhooks(conn, r["id"]) if r["kind"] == "clay" else None
-            )
+            destination_json(r, state.box, clay.webhooks(conn, r.id) if r.kind == "clay" else None)
             for r in rows
         ]
     return {"ok": True, "data": shown}
@@ -107,7 +107,7 @@ def delete_destination(ref: str, state: State, force: bool = False) -> dict[str,
     """Delete a destination and its deliveries (409 while some are unsent, unless force)."""
     with state.db.write() as conn:
         row = destinations.delete(conn, ref, force=force)
-    return {"ok": True, "deleted": row["id"]}
+    return {"ok": True, "deleted": row.id}
 
 
 class TestSend(BaseModel):
@@ -138,7 +138,7 @@ def _filter(
     event_id: str | None = None,
     run_id: str | None = None,
 ) -> delivery_log.Filter:
-    dest_id = destinations.find(conn, destination)["id"] if destination else None
+    dest_id = destinations.find(conn, destination).id if destination else None
     return delivery_log.Filter(dest_id, status, since, until, event_id, run_id)
 
 

@@ -29,8 +29,9 @@ from claybridge.mapping.conditions import compile_condition, view
 from claybridge.mapping.paths import parse_path
 from claybridge.mapping.workflow import PATH_ROOTS, STEP_NAMES
 from claybridge.records import deliveries, runs
+from claybridge.records import destinations as destination_records
 from claybridge.records.requests import COMPLETED, EXPIRED
-from claybridge.storage.tables import destinations, pending_requests, workflows
+from claybridge.storage.tables import pending_requests, workflows
 
 log = structlog.get_logger(__name__)
 BATCH = 50
@@ -63,11 +64,6 @@ def _path_text(path: str | None, data: dict[str, Any]) -> str | None:
     return text or None
 
 
-def _destination(conn: sa.Connection, name: str) -> dict[str, Any] | None:
-    row = conn.execute(sa.select(destinations).where(destinations.c.name == name)).first()
-    return dict(row._mapping) if row else None
-
-
 def execute(
     conn: sa.Connection, run: dict[str, Any], now: datetime, base_url: str = ""
 ) -> dict[str, Any]:
@@ -93,18 +89,18 @@ def execute(
         if not go:
             done.append({**entry, "status": "skipped", "reason": reason})
             continue
-        dest = _destination(conn, step["destination"])
+        dest = destination_records.by_name(conn, step["destination"])
         if dest is None:
             error = f"step {index}: no destination named {step['destination']!r}"
             done.append({**entry, "status": "failed", "error": error})
             return _finish(conn, run, runs.FAILED, done, error, now)
         if step["kind"] == "forward":
             row = deliveries.new_row(
-                dest["id"], payload, now, event_id=run["event_id"], run_id=run["id"]
+                dest.id, payload, now, event_id=run["event_id"], run_id=run["id"]
             )
             deliveries.enqueue(conn, [row])
             done.append(
-                {**entry, "status": "queued", "destination": dest["name"], "delivery_id": row["id"]}
+                {**entry, "status": "queued", "destination": dest.name, "delivery_id": row["id"]}
             )
             continue
         try:

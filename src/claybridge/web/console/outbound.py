@@ -19,8 +19,10 @@ from claybridge.core.ssrf import check_url
 from claybridge.delivery.sender import send_test
 from claybridge.errors import InvalidField
 from claybridge.records import clay, deliveries, delivery_log, destinations, targets
+from claybridge.records.destinations import Destination
 from claybridge.state import AppState
 from claybridge.views.deliveries import delivery_json
+from claybridge.views.destinations import destination_json
 from claybridge.web.console.pages import User, filter_query, render, when_field
 from claybridge.web.console.session import checked_form
 from claybridge.web.deps import State
@@ -141,9 +143,7 @@ def _run_out(pool: list[dict[str, Any]], per_day: float, now: datetime) -> str |
     return (now + timedelta(days=remaining / per_day)).date().isoformat()
 
 
-def _destination_views(
-    state: AppState, conn: Any, rows: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _destination_views(state: AppState, conn: Any, rows: list[Destination]) -> list[dict[str, Any]]:
     """Destinations as their pages show them: the last hour's attempts and, for Clay
     destinations, the pool and when it runs out at the last 24 h's rate (each statistic
     read once for all of them)."""
@@ -151,23 +151,23 @@ def _destination_views(
     hour = delivery_log.destination_stats(conn, now - HOUR)
     day = (
         delivery_log.destination_stats(conn, now - DAY)
-        if any(r["kind"] == "clay" for r in rows)
+        if any(r.kind == "clay" for r in rows)
         else {}
     )
     views = []
     for row in rows:
-        pool_rows = clay.webhooks(conn, row["id"]) if row["kind"] == "clay" else []
-        shown = destinations.public(row, state.box, pool_rows)
+        pool_rows = clay.webhooks(conn, row.id) if row.kind == "clay" else []
+        shown = destination_json(row, state.box, pool_rows)
         view = {
             **shown,
-            "hour": hour.get(row["id"], {"attempts": 0, "succeeded": 0, "latency_ms": 0.0}),
+            "hour": hour.get(row.id, {"attempts": 0, "succeeded": 0, "latency_ms": 0.0}),
         }
-        if row["kind"] == "clay":
+        if row.kind == "clay":
             pool = shown["config"]["webhooks"]
             for hook in pool:
                 limit = hook["submission_limit"]
                 hook["used"] = hook["submissions"] / limit if limit else 1.0
-            per_day = float(day.get(row["id"], {}).get("succeeded", 0))
+            per_day = float(day.get(row.id, {}).get("succeeded", 0))
             view.update(pool=pool, per_day=per_day, runs_out=_run_out(pool, per_day, now))
         views.append(view)
     return views
@@ -208,7 +208,7 @@ async def _set_enabled(
     with state.db.write() as conn:
         row = destinations.set_enabled(conn, ref, enabled, state.clock.now())
     state.wake()
-    return RedirectResponse(f"/ui/destinations/{row['id']}", status_code=303)
+    return RedirectResponse(f"/ui/destinations/{row.id}", status_code=303)
 
 
 @router.post("/destinations/{ref}/test", response_class=HTMLResponse)
@@ -243,7 +243,7 @@ async def add_webhook(request: Request, ref: str, user: User, state: State) -> R
         )
         clay.add_webhook(
             conn,
-            dest["id"],
+            dest.id,
             url,
             auth_header_name=name,
             auth_header_value=value,
@@ -251,4 +251,4 @@ async def add_webhook(request: Request, ref: str, user: User, state: State) -> R
             now=state.clock.now(),
             box=state.box,
         )
-    return RedirectResponse(f"/ui/destinations/{dest['id']}", status_code=303)
+    return RedirectResponse(f"/ui/destinations/{dest.id}", status_code=303)
