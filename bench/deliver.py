@@ -139,7 +139,7 @@ def queue(db: Database, receiver: str, count: int, concurrency: int) -> str:
     for start in range(0, count, 5000):
         with db.write() as conn:
             rows = [
-                deliveries.new_row(dest["id"], {**ROW, "clay_row_id": f"row_{i:06d}"}, now)
+                deliveries.new_row(dest.id, {**ROW, "clay_row_id": f"row_{i:06d}"}, now)
                 for i in range(start, min(count, start + 5000))
             ]
             deliveries.enqueue(conn, rows)
@@ -150,7 +150,7 @@ def queue(db: Database, receiver: str, count: int, concurrency: int) -> str:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
                 "ANALYZE deliveries"
             )
-    return str(dest["id"])
+    return dest.id
 
 
 def attempt_span(db: Database) -> tuple[int, float]:

@@ -100,7 +100,7 @@ def queue_rows(db: Database, url: str, rows: int, rate: float | None, concurrenc
         )
         batch = [
             deliveries.new_row(
-                dest["id"],
+                dest.id,
                 prepare_row({**ROW, "clay_row_id": f"row_{i:06d}"}, request_id=f"row_{i:06d}"),
                 now,
                 request_id=f"row_{i:06d}",
