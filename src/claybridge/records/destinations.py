@@ -69,6 +69,11 @@ class Destination:
         """The destination of a row of the ``destinations`` table."""
         return cls(**{name: row[name] for name in _FIELDS})
 
+    @property
+    def schedule(self) -> list[float]:
+        """The retry schedule in seconds: its own, or the default one."""
+        return list(self.retry_schedule or DEFAULT_SCHEDULE)
+
 
 _FIELDS = tuple(Destination.__dataclass_fields__)
 
@@ -227,7 +232,7 @@ def spec_of(dest: Destination) -> dict[str, Any]:
         "timeout_seconds": dest.timeout_seconds,
         "rate_limit": dest.rate_limit,
         "concurrency": dest.concurrency,
-        "retry_schedule": dest.retry_schedule or list(DEFAULT_SCHEDULE),
+        "retry_schedule": dest.schedule,
         "circuit_threshold": dest.circuit_threshold,
         "circuit_cooldown": dest.circuit_cooldown_seconds,
         "enabled": dest.status == ACTIVE,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from claybridge.core.clay_rules import ClayOptions
-from claybridge.core.schedule import DEFAULT_SCHEDULE
 from claybridge.secretbox import SecretBox
 
 if TYPE_CHECKING:  # (records.destinations imports circuits, which imports this module)
@@ -49,7 +48,7 @@ def target(dest: Destination, box: SecretBox) -> Target:
         timeout=dest.timeout_seconds,
         rate_limit=dest.rate_limit,
         concurrency=dest.concurrency,
-        schedule=tuple(dest.retry_schedule or DEFAULT_SCHEDULE),
+        schedule=tuple(dest.schedule),
         circuit_threshold=dest.circuit_threshold,
         circuit_cooldown=dest.circuit_cooldown_seconds,
         clay=ClayOptions.model_validate(dest.clay) if dest.clay else None,

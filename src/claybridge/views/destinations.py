@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from claybridge.core.schedule import DEFAULT_SCHEDULE
 from claybridge.records import clay
 from claybridge.records.destinations import Destination
 from claybridge.redact import is_secret_name
@@ -39,7 +38,7 @@ def destination_json(
         "timeout_seconds": dest.timeout_seconds,
         "rate_limit": dest.rate_limit,
         "concurrency": dest.concurrency,
-        "retry_schedule": dest.retry_schedule or list(DEFAULT_SCHEDULE),
+        "retry_schedule": dest.schedule,
         "status": dest.status,
         "status_reason": dest.status_reason,
         "alerts": bool(dest.alerts),
@@ -82,7 +81,7 @@ def _clay_json(dest: Destination, pool: list[dict[str, Any]]) -> dict[str, Any]:
         "warnings": [f"webhook {h['position']}: {h['warning']}" for h in hooks if h["warning"]],
         "timeout_seconds": dest.timeout_seconds,
         "concurrency": dest.concurrency,
-        "retry_schedule": dest.retry_schedule or list(DEFAULT_SCHEDULE),
+        "retry_schedule": dest.schedule,
         "circuit": {
             "state": dest.circuit_state,
             "consecutive_failures": dest.consecutive_failures,
