@@ -17,16 +17,17 @@ from claybridge.actions.plan import Plan
 
 def apply_plan(app: Applying, plan: Plan) -> list[dict[str, Any]]:
     """Apply (or, for a dry run, preview) each planned action in order."""
-    ready = [p for p in plan.actions if p.status == "apply"]
-    resolved = {id(p): p.action.resolve(app, p.values) for p in ready}
+    resolved = [
+        p.action.resolve(app, p.values) if p.status == "apply" else None for p in plan.actions
+    ]
     out = []
-    for p in plan.actions:
+    for p, found in zip(plan.actions, resolved, strict=True):
         if p.status != "apply":
             out.append({"kind": p.kind, "status": p.status, "reason": p.reason})
         elif app.dry_run:
-            out.append(p.action.preview(app, p.values, resolved[id(p)]))
+            out.append(p.action.preview(app, p.values, found))
         else:
-            out.append(p.action.apply(app, p.values, resolved[id(p)]))
+            out.append(p.action.apply(app, p.values, found))
     return out
 
 
