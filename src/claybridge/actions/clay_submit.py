@@ -6,23 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from claybridge.actions.base import Applying
-from claybridge.actions.outbound import Outbound, Sending, unknown
+from claybridge.actions.outbound import Sending, ToDestination
 from claybridge.clay import submit
 from claybridge.records.destinations import Destination
 
 
-class ClaySubmit(Outbound):
+class ClaySubmit(ToDestination):
     """Queue a submission to the named Clay destination."""
 
     kind = "clay_submit"
     __slots__ = ()
-
-    def resolve(self, app: Applying, values: Sending) -> Destination:
-        """The destination (one that does not exist refuses the event)."""
-        found = app.batch.destination(app.conn, self.target or "")
-        if found is None:
-            raise unknown("forwards to destination", self.target or "", "unknown_destination")
-        return found
 
     def apply(self, app: Applying, values: Sending, resolved: Destination) -> dict[str, Any]:
         """The submission, counted and queued (see :func:`claybridge.clay.submit.enqueue`)."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from claybridge.actions.base import Action
+from claybridge.actions.base import Action, Applying
 from claybridge.actions.fields import Event, optional_key
 from claybridge.errors import ClaybridgeError, MissingField
 from claybridge.mapping.conditions import Condition
 from claybridge.mapping.model import ActionSpec
 from claybridge.mapping.paths import Path, parse_path
+from claybridge.records.destinations import Destination
 
 # An outbound action's answer with one of these statuses has queued work for a worker.
 QUEUED = ("queued", "started", "completed")
@@ -77,6 +78,19 @@ class Outbound(Action):
         return Sending(
             payload, optional_key(self.key, event), optional_key(self.external_id, event)
         )
+
+
+class ToDestination(Outbound):
+    """An outbound action that names a destination (``forward``, ``clay_submit``)."""
+
+    __slots__ = ()
+
+    def resolve(self, app: Applying, values: Sending) -> Destination:
+        """The destination (one that does not exist refuses the event)."""
+        found = app.batch.destination(app.conn, self.target or "")
+        if found is None:
+            raise unknown("forwards to destination", self.target or "", "unknown_destination")
+        return found
 
 
 def unknown(what: str, name: str, code: str) -> ClaybridgeError:
